@@ -1,0 +1,54 @@
+"""Facts shared by every stage: column names, severity bands, interviewer types."""
+
+from __future__ import annotations
+
+AU_IDS_INTENSITY = ["01", "02", "04", "05", "06", "07", "09", "10", "12", "14", "15", "17",
+                    "20", "23", "25", "26", "45"]
+AU_IDS_PRESENCE = ["01", "02", "04", "05", "06", "07", "09", "10", "12", "14", "15", "17",
+                   "20", "23", "25", "26", "28", "45"]
+AU_INTENSITY = [f"AU{i}_r" for i in AU_IDS_INTENSITY]  # 17
+AU_PRESENCE = [f"AU{i}_c" for i in AU_IDS_PRESENCE]  # 18
+POSE = ["pose_Tx", "pose_Ty", "pose_Tz", "pose_Rx", "pose_Ry", "pose_Rz"]
+GAZE = ["gaze_0_x", "gaze_0_y", "gaze_0_z", "gaze_1_x", "gaze_1_y", "gaze_1_z",
+        "gaze_angle_x", "gaze_angle_y"]
+#: the 49 per-frame face features, in the order depsev writes them
+FACE_FEATURES = POSE + GAZE + AU_INTENSITY + AU_PRESENCE
+FACE_META = ["frame", "timestamp", "confidence", "success"]
+#: E-DAIC ``<ID>_OpenFace2.1.0_Pose_gaze_AUs.csv``: 53 columns, no face_id
+EDAIC_OPENFACE_COLUMNS = FACE_META + FACE_FEATURES
+
+#: PHQ-8 severity bands (Kroenke et al.; paper Table 1)
+BAND_EDGES = [0, 5, 10, 15, 20, 25]  # band k covers [edge_k, edge_{k+1})
+BAND_LABELS = ["0-4", "5-9", "10-14", "15-19", "20-24"]
+N_BANDS = 5
+PHQ_MIN, PHQ_MAX = 0, 24
+BINARY_THRESHOLD = 10
+
+#: interviewer types: Wizard-of-Oz (human-controlled) and autonomous AI agent
+WOZ, AI = "woz", "ai"
+INTERVIEWERS = (WOZ, AI)
+WOZ_ID_RANGE = (300, 492)  # inclusive
+AI_ID_RANGE = (600, 718)  # inclusive
+
+SPLITS = ("train", "dev", "test")
+AUDIO_SR = 16000
+
+
+def phq_band(score: int | float) -> int:
+    """Band index 0..4 of a PHQ-8 score 0..24 (ValueError outside)."""
+    s = float(score)
+    if not (PHQ_MIN <= s <= PHQ_MAX):
+        raise ValueError(f"PHQ-8 score {score!r} outside {PHQ_MIN}..{PHQ_MAX}")
+    return min(int(s // 5), N_BANDS - 1)
+
+
+def interviewer_from_id(participant_id: int) -> str:
+    """E-DAIC convention: 300-492 Wizard-of-Oz, 600-718 AI agent (ValueError otherwise)."""
+    pid = int(participant_id)
+    if WOZ_ID_RANGE[0] <= pid <= WOZ_ID_RANGE[1]:
+        return WOZ
+    if AI_ID_RANGE[0] <= pid <= AI_ID_RANGE[1]:
+        return AI
+    raise ValueError(
+        f"participant {pid} is outside the E-DAIC ID ranges (WoZ {WOZ_ID_RANGE}, AI {AI_ID_RANGE}); "
+        "give its interviewer type in a sessions table (column 'interviewer')")
