@@ -29,3 +29,23 @@ def openface_fixtures(shared_fixtures) -> Path:
 @pytest.fixture(scope="session")
 def speech_fixtures(shared_fixtures) -> Path:
     return shared_fixtures / "speech"
+
+
+@pytest.fixture(scope="session")
+def small_cohort(tmp_path_factory) -> Path:
+    """A small SYNTHETIC cohort in the E-DAIC layout, generated once per test session (read-only!)."""
+    from depsev.corpus.synthetic import generate_cohort
+
+    out = tmp_path_factory.mktemp("cohort") / "demo"
+    generate_cohort(out, participants=12, minutes=1.0, seed=11)
+    return out
+
+
+@pytest.fixture()
+def cohort_copy(small_cohort, tmp_path) -> Path:
+    """A private, writable copy of the small cohort (for tests that break it)."""
+    import shutil
+
+    dst = tmp_path / "demo"
+    shutil.copytree(small_cohort, dst)
+    return dst

@@ -1,0 +1,29 @@
+# depsev: raw interview recordings (E-DAIC / DAIC-WOZ layout) -> multimodal depression-severity model.
+# Method: Zhang et al. 2025, Electronics 14:1464.  See README.md for the commands.
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, schema="workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/corpus.smk"
+include: "workflow/rules/face.smk"
+include: "workflow/rules/audio.smk"
+include: "workflow/rules/shards.smk"
+include: "workflow/rules/qc.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

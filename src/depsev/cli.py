@@ -1,0 +1,109 @@
+"""The ``depsev`` command.
+
+Every sub-command is a thin call into the library; heavy imports happen inside the handlers so that
+``depsev --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from depsev import __version__
+from depsev.errors import InputError
+
+
+def _cmd_demo_cohort(args) -> int:
+    from depsev.corpus.synthetic import generate_cohort
+
+    summary = generate_cohort(Path(args.out), participants=args.participants, minutes=args.minutes,
+                              seed=args.seed)
+    print(f"SYNTHETIC demo cohort written to {args.out} "
+          f"({summary.get('participants', args.participants)} participants)")
+    return 0
+
+
+def _cmd_manifest(args) -> int:
+    from depsev.corpus.manifest import QCThresholds, build_manifest, write_manifest
+
+    qc = QCThresholds(min_audio_seconds=args.min_audio_seconds,
+                      min_face_success_share=args.min_face_success_share,
+                      audio_source=args.audio_source)
+    df = build_manifest(args.root, args.kind, sessions_table=args.sessions_table, qc=qc)
+    counts = write_manifest(df, args.out, args.qc, dataset_kind=args.kind)
+    print(json.dumps(counts))
+    return 0
+
+
+def _cmd_weights(args) -> int:
+    from depsev.features.vggish import download_vggish_weights
+
+    path = download_vggish_weights(Path(args.dest))
+    print(f"VGGish weights at {path}")
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    from depsev import bench
+
+    if args.what == "vggish":
+        result = bench.bench_vggish(wav=Path(args.wav) if args.wav else None, seconds=args.seconds,
+                                    threads=args.threads)
+    else:  # pragma: no cover - argparse restricts choices
+        raise SystemExit(f"unknown benchmark {args.what}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="depsev", description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--version", action="version", version=f"depsev {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("demo-cohort", help="write a SYNTHETIC cohort in the E-DAIC layout (planted effects)")
+    d.add_argument("out", help="output folder (the dataset root)")
+    d.add_argument("--participants", type=int, default=40)
+    d.add_argument("--minutes", type=float, default=3.0, help="approximate session length")
+    d.add_argument("--seed", type=int, default=7)
+    d.set_defaults(func=_cmd_demo_cohort)
+
+    m = sub.add_parser("manifest", help="build the manifest + QC table of a corpus")
+    m.add_argument("--root", required=True)
+    m.add_argument("--kind", required=True, choices=["demo", "edaic", "daic-woz"])
+    m.add_argument("--sessions-table", default=None)
+    m.add_argument("--out", default="results/manifest.parquet")
+    m.add_argument("--qc", default="results/qc/sessions.tsv")
+    m.add_argument("--min-audio-seconds", type=float, default=10.0)
+    m.add_argument("--min-face-success-share", type=float, default=0.1)
+    m.add_argument("--audio-source", choices=["depsev", "edaic_shipped"], default="depsev")
+    m.set_defaults(func=_cmd_manifest)
+
+    w = sub.add_parser("weights", help="download published model weights (needs network)")
+    w.add_argument("model", choices=["vggish"])
+    w.add_argument("--dest", default="weights", help="folder to write the weights to")
+    w.set_defaults(func=_cmd_weights)
+
+    b = sub.add_parser("bench", help="speed benchmarks (not tests)")
+    b.add_argument("what", choices=["vggish"])
+    b.add_argument("--wav", default=None, help="audio to embed (default: synthetic speech-like signal)")
+    b.add_argument("--seconds", type=float, default=60.0)
+    b.add_argument("--threads", type=int, default=2)
+    b.add_argument("--json", default=None, help="also write the result as JSON here")
+    b.set_defaults(func=_cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"depsev: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The corpus' own audio features (``audio.source: edaic_shipped``) in depsev's Parquet layout.
+
+E-DAIC ships DeepSpectrum VGG16 fc2 activations (``<ID>_vgg16.csv``: 4096-d, 4 s window, 1 s hop) and
+openSMILE 2.3.0 eGeMAPS LLDs (``<ID>_OpenSMILE2.3.0_egemaps.csv``: 23 columns, 10 ms).  They were computed
+on the whole recording (interviewer included) by the corpus authors: ``clean_time`` equals ``time``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def _write(table: pa.Table, out: Path, meta: dict) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table = table.replace_schema_metadata({b"depsev": json.dumps(meta).encode()})
+    pq.write_table(table, out, compression="zstd")
+
+
+def vgg16_csv_to_parquet(csv: str | Path, out: str | Path) -> dict:
+    from depsev.corpus.shipped import read_vgg16_csv
+
+    times, feats = read_vgg16_csv(csv)
+    feats = np.ascontiguousarray(feats, dtype=np.float32)
+    n, d = feats.shape
+    fc2 = pa.FixedSizeListArray.from_arrays(pa.array(feats.reshape(-1), pa.float32()), d)
+    table = pa.table({"time": pa.array(times, pa.float64()), "clean_time": pa.array(times, pa.float64()),
+                      "fc2": fc2})
+    meta = {"source": "edaic_shipped", "file": Path(csv).name,
+            "features": "DeepSpectrum VGG16 fc2 (4096-d, 4 s window, 1 s hop), computed by the corpus authors "
+                        "on the whole recording", "weights": "DeepSpectrum VGG16 (ImageNet)",
+            "n_examples": int(n)}
+    _write(table, Path(out), meta)
+    return {"n_examples": int(n), "dim": int(d)}
+
+
+def egemaps_csv_to_parquet(csv: str | Path, out: str | Path) -> dict:
+    from depsev.corpus.shipped import read_egemaps_csv
+
+    df = read_egemaps_csv(csv)
+    lld = [c for c in df.columns if c != "time"]
+    cols = {"time": pa.array(df["time"].to_numpy(np.float64)),
+            "clean_time": pa.array(df["time"].to_numpy(np.float64))}
+    for c in lld:
+        cols[c] = pa.array(df[c].to_numpy(np.float32))
+    meta = {"source": "edaic_shipped", "file": Path(csv).name,
+            "feature_set": df.attrs.get("feature_set", "eGeMAPSv01a (E-DAIC shipped, openSMILE 2.3.0)"),
+            "feature_level": "LowLevelDescriptors", "n_features": len(lld)}
+    _write(pa.table(cols), Path(out), meta)
+    return {"n_frames": len(df), "n_features": len(lld)}
