@@ -23,7 +23,8 @@ rule openface_extract:
         OPENFACE.get("image", "")
     shell:
         "mkdir -p {params.out_dir} && {params.command} > {log} 2>&1 "
-        "&& mv {params.raw_csv} {output.csv}"
+        "&& {{ test -s {params.raw_csv} || {{ echo 'FeatureExtraction wrote no {params.raw_csv}' >> {log}; "
+        "exit 1; }}; }} && mv {params.raw_csv} {output.csv}"
 
 
 rule face_frames:
