@@ -13,6 +13,7 @@ rule audio_clean:
     params:
         segmentation=AUDIO["segmentation"],
         denoise=AUDIO["denoise"],
+        normalize=AUDIO["normalize"],
     conda:
         ENV
     log:

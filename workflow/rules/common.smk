@@ -21,7 +21,7 @@ ROOT = config["dataset"]["root"]
 IS_DEMO = KIND == "demo"
 SESSIONS_TABLE = config["dataset"].get("sessions_table") or ""
 DEMO = {"participants": 40, "minutes": 3.0, "seed": 7, **config.get("demo", {})}
-AUDIO = {"source": "depsev", "denoise": True, "segmentation": "auto", **config.get("audio", {})}
+AUDIO = {"source": "depsev", "denoise": True, "normalize": True, "segmentation": "auto", **config.get("audio", {})}
 VGGISH = {"sha256": None, "batch_size": 32, **AUDIO.get("vggish", {"weights": "random"})}
 OPENSMILE = {"feature_set": "eGeMAPSv02", "feature_level": "LowLevelDescriptors",
              **AUDIO.get("opensmile", {})}

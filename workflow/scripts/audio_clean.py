@@ -10,6 +10,7 @@ with log_to(single_log(snakemake)):  # noqa: F821 - injected by Snakemake
     sm = snakemake  # noqa: F821
     qc = clean_session(sm.input.wav, sm.output.wav, sm.output.segments,
                        transcript_path=sm.input.get("transcript"),
-                       segmentation=sm.params.segmentation, denoise=sm.params.denoise)
+                       segmentation=sm.params.segmentation, denoise=sm.params.denoise,
+                       normalize=sm.params.normalize)
     print(qc)
     write_json({"participant_id": int(sm.wildcards.pid), **qc}, sm.output.qc)

@@ -1,0 +1,1 @@
+"""Per-session feature extraction: audio cleaning, VGGish embeddings, openSMILE LLDs, face features."""
