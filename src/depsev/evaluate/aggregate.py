@@ -1,0 +1,211 @@
+"""Chunk predictions -> one prediction per participant (the level every headline number uses).
+
+A model predicts, for every chunk ``i`` of a participant's session, a Gaussian ``N(mu_i, var_i)`` of
+the PHQ-8 score (on the PHQ-8 scale: ``mu`` in points, ``var`` in points squared) and band
+probabilities ``p_band_0..4``.  Per participant, :func:`aggregate_participants` computes:
+
+``mu``
+    the precision-weighted mean ``sum(w_i mu_i) / sum(w_i)`` with ``w_i = 1 / var_i``: a chunk the
+    model is unsure about counts less (the inverse-variance, i.e. maximum-likelihood, combination of
+    Gaussian estimates of one quantity).
+``var_independent``
+    ``1 / sum(1 / var_i)``, the variance of that estimator IF the chunk errors were independent.  It
+    shrinks like ``1 / n_chunks``: a 60-minute session would get intervals ~2x narrower than a
+    15-minute one from the same model.
+``var_within``
+    the precision-weighted mean of the chunk variances, ``sum(w_i var_i) / sum(w_i) = n / sum(1/var_i)``
+    (the harmonic mean of ``var_i``): the typical chunk's uncertainty; does not shrink with ``n``.
+``var_mixture``
+    the variance of the precision-weighted mixture of the chunk Gaussians,
+    ``sum(w_i (var_i + mu_i^2)) / sum(w_i) - mu^2 = var_within + sum(w_i (mu_i - mu)^2) / sum(w_i)``:
+    the typical chunk's uncertainty plus the disagreement between chunks.  Does not shrink with ``n``.
+``var``
+    the variance used for intervals, NLL and coverage: one of the three above, ``var_mixture`` by
+    default.  Why not ``var_independent``: all chunks of a person come from one speaker, one session,
+    one microphone and one interviewer, so their errors are strongly correlated -- what the model gets
+    wrong about a person it gets wrong in every chunk.  Treating them as independent samples would
+    make the intervals over-confident, the more so the longer the session.  The mixture variance keeps
+    the per-chunk uncertainty and widens the interval when the chunks disagree.
+``p_band_0..4``, ``pred_band``
+    the (unweighted) mean of the chunk band probabilities and its argmax (ties -> the lower band, as
+    ``numpy.argmax``).
+``n_chunks``
+    how many chunks were combined.
+
+The truth columns (``phq_score``, ``interviewer``, ``gender``, ``split``) must be identical on every
+chunk of a participant; they are carried over, plus ``band`` (the true severity band).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from depsev.constants import INTERVIEWERS, N_BANDS, PHQ_MAX, PHQ_MIN, SPLITS
+from depsev.errors import InputError
+
+P_BAND_COLUMNS = [f"p_band_{k}" for k in range(N_BANDS)]
+TRUTH_COLUMNS = ["phq_score", "interviewer", "gender", "split"]
+#: columns a chunk-prediction table must have
+CHUNK_COLUMNS = ["participant_id", "mu", "var", *P_BAND_COLUMNS, *TRUTH_COLUMNS]
+#: choices for the variance used for intervals (``var`` column of the output)
+INTERVAL_VARIANCES = ("mixture", "within", "independent")
+DEFAULT_INTERVAL_VARIANCE = "mixture"
+#: band probabilities of a chunk must sum to 1 within this (float32 softmax outputs)
+PROB_SUM_TOLERANCE = 1e-3
+#: columns of the participant table, in order
+PARTICIPANT_COLUMNS = ["participant_id", "split", "interviewer", "gender", "phq_score", "band", "mu", "var",
+                       "var_independent", "var_within", "var_mixture", *P_BAND_COLUMNS, "pred_band",
+                       "n_chunks"]
+
+Source = str | Path | None
+
+
+def aggregate_participants(chunks: pd.DataFrame, *, interval_variance: str = DEFAULT_INTERVAL_VARIANCE,
+                           source: Source = None) -> pd.DataFrame:
+    """One row per participant from chunk predictions (see the module docstring for every column).
+
+    ``chunks`` needs the columns :data:`CHUNK_COLUMNS`; ``interval_variance`` picks what goes into
+    ``var`` (``mixture`` | ``within`` | ``independent``); ``source`` names the table in errors.
+    Raises :class:`InputError` for an empty table, missing columns, missing or non-finite values,
+    ``var <= 0``, band probabilities outside 0..1 or not summing to 1, PHQ-8 scores outside 0..24,
+    unknown interviewer/split values, or truth columns that differ between chunks of one participant.
+    Rows are sorted by ``participant_id``.
+    """
+    if interval_variance not in INTERVAL_VARIANCES:
+        raise InputError(source, f"interval_variance {interval_variance!r} is not one of "
+                                 f"{INTERVAL_VARIANCES}")
+    df = validate_chunks(chunks, source)
+    w = 1.0 / df["var"]
+    pid = df["participant_id"]
+    groups = df.groupby("participant_id", sort=True)
+    sum_w = w.groupby(pid).sum()
+    mu = (w * df["mu"]).groupby(pid).sum() / sum_w
+    n_chunks = groups.size()
+    var_within = n_chunks / sum_w
+    spread = (w * (df["mu"] - pid.map(mu)) ** 2).groupby(pid).sum() / sum_w
+    out = groups[TRUTH_COLUMNS].first()
+    if (out["phq_score"] == out["phq_score"].round()).all():  # PHQ-8 totals are whole numbers
+        out["phq_score"] = out["phq_score"].astype(np.int64)
+    out["band"] = band_of_scores(out["phq_score"].to_numpy())
+    out["mu"] = mu
+    out["var_independent"] = 1.0 / sum_w
+    out["var_within"] = var_within
+    out["var_mixture"] = var_within + spread
+    out["var"] = out[f"var_{interval_variance}"]
+    probs = groups[P_BAND_COLUMNS].mean()
+    out[P_BAND_COLUMNS] = probs
+    out["pred_band"] = np.argmax(probs.to_numpy(), axis=1).astype(np.int64)
+    out["n_chunks"] = n_chunks.astype(np.int64)
+    out = out.reset_index()
+    out.attrs["interval_variance"] = interval_variance
+    return out[PARTICIPANT_COLUMNS]
+
+
+def band_of_scores(scores: np.ndarray) -> np.ndarray:
+    """Severity band 0..4 of each PHQ-8 score (0-4, 5-9, 10-14, 15-19, 20-24); scores must be in 0..24."""
+    s = np.asarray(scores, dtype=float)
+    if np.any(~np.isfinite(s)) or np.any((s < PHQ_MIN) | (s > PHQ_MAX)):
+        raise ValueError(f"PHQ-8 scores must be finite and within {PHQ_MIN}..{PHQ_MAX}")
+    return np.minimum(np.floor(s / 5), N_BANDS - 1).astype(np.int64)
+
+
+def validate_chunks(chunks: pd.DataFrame, source: Source = None) -> pd.DataFrame:
+    """Check a chunk-prediction table; return a copy with numeric columns as float64 and int64 IDs."""
+    df = require_table(chunks, CHUNK_COLUMNS, source)
+    df["participant_id"] = integer_ids(df["participant_id"], source)
+    for col in ["mu", "var", *P_BAND_COLUMNS, "phq_score"]:
+        df[col] = finite_column(df, col, source)
+    require_positive_var(df, source)
+    probs = df[P_BAND_COLUMNS].to_numpy()
+    off_sum = np.abs(probs.sum(axis=1) - 1) > PROB_SUM_TOLERANCE
+    bad = (probs < 0).any(axis=1) | (probs > 1).any(axis=1) | off_sum
+    if bad.any():
+        raise InputError(source, f"{int(bad.sum())} row(s) have band probabilities outside 0..1 or not "
+                                 f"summing to 1 (+-{PROB_SUM_TOLERANCE}), participants "
+                                 f"{_ids(df.loc[bad, 'participant_id'])}")
+    require_phq_range(df, source)
+    for col, allowed in (("interviewer", INTERVIEWERS), ("split", SPLITS), ("gender", None)):
+        _check_labels(df, col, allowed, source)
+    _check_consistent_truth(df, source)
+    return df
+
+
+def require_table(table: pd.DataFrame, columns: list[str], source: Source) -> pd.DataFrame:
+    """A copy of ``table`` (a non-empty DataFrame holding ``columns``), else :class:`InputError`."""
+    if not isinstance(table, pd.DataFrame):
+        raise InputError(source, f"expected a pandas DataFrame, got {type(table).__name__}")
+    if len(table) == 0:
+        raise InputError(source, "the table is empty: nothing to evaluate")
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise InputError(source, f"missing column(s) {missing}")
+    return table.copy()
+
+
+def integer_ids(ids: pd.Series, source: Source) -> pd.Series:
+    """Participant IDs as int64 (InputError when missing or not whole numbers)."""
+    values = pd.to_numeric(ids, errors="coerce")
+    bad = values.isna() | (values != values.round())
+    if bad.any():
+        raise InputError(source, f"{int(bad.sum())} row(s) have a missing or non-integer participant_id "
+                                 f"(e.g. {ids[bad].head(3).tolist()})")
+    return values.astype(np.int64)
+
+
+def finite_column(df: pd.DataFrame, col: str, source: Source) -> pd.Series:
+    """Column ``col`` as float64; InputError when not numeric or when any value is NaN/inf."""
+    values = pd.to_numeric(df[col], errors="coerce").astype(float)
+    bad = ~np.isfinite(values.to_numpy())
+    if bad.any():
+        where = f", participants {_ids(df.loc[bad, 'participant_id'])}" if "participant_id" in df else ""
+        raise InputError(source, f"column {col!r}: {int(bad.sum())} missing, non-numeric or infinite "
+                                 f"value(s){where}")
+    return values
+
+
+def require_positive_var(df: pd.DataFrame, source: Source) -> None:
+    """InputError unless every ``var`` is > 0."""
+    bad = (df["var"] <= 0).to_numpy()
+    if bad.any():
+        where = f", participants {_ids(df.loc[bad, 'participant_id'])}" if "participant_id" in df else ""
+        raise InputError(source, f"column 'var': {int(bad.sum())} value(s) <= 0 (a variance must be "
+                                 f"positive){where}")
+
+
+def require_phq_range(df: pd.DataFrame, source: Source) -> None:
+    """InputError unless every ``phq_score`` is within 0..24."""
+    bad = ((df["phq_score"] < PHQ_MIN) | (df["phq_score"] > PHQ_MAX)).to_numpy()
+    if bad.any():
+        raise InputError(source, f"column 'phq_score': {int(bad.sum())} value(s) outside "
+                                 f"{PHQ_MIN}..{PHQ_MAX} (e.g. {df.loc[bad, 'phq_score'].head(3).tolist()})")
+
+
+def _check_labels(df: pd.DataFrame, col: str, allowed: tuple[str, ...] | None, source: Source) -> None:
+    missing = df[col].isna().to_numpy()
+    if missing.any():
+        raise InputError(source, f"column {col!r}: {int(missing.sum())} missing value(s), participants "
+                                 f"{_ids(df.loc[missing, 'participant_id'])}")
+    if allowed is not None:
+        unknown = sorted(set(df[col].astype(str)) - set(allowed))
+        if unknown:
+            raise InputError(source, f"column {col!r}: unknown value(s) {unknown} (expected {list(allowed)})")
+
+
+def _check_consistent_truth(df: pd.DataFrame, source: Source) -> None:
+    counts = df.groupby("participant_id")[TRUTH_COLUMNS].nunique(dropna=False)
+    bad = counts > 1
+    if bad.to_numpy().any():
+        rows = bad.any(axis=1)
+        cols = [c for c in TRUTH_COLUMNS if bad[c].any()]
+        raise InputError(source, f"truth differs between chunks of one participant (columns {cols}) for "
+                                 f"participants {_ids(pd.Series(counts.index[rows]))}")
+
+
+def _ids(ids: pd.Series, limit: int = 5) -> str:
+    """Up to ``limit`` distinct IDs, for messages."""
+    uniq = list(dict.fromkeys(ids.tolist()))
+    more = f" and {len(uniq) - limit} more" if len(uniq) > limit else ""
+    return f"{uniq[:limit]}{more}"
