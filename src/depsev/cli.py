@@ -18,8 +18,11 @@ from depsev.errors import InputError
 def _cmd_demo_cohort(args) -> int:
     from depsev.corpus.synthetic import generate_cohort
 
-    summary = generate_cohort(Path(args.out), participants=args.participants, minutes=args.minutes,
-                              seed=args.seed)
+    try:
+        summary = generate_cohort(Path(args.out), participants=args.participants, minutes=args.minutes,
+                                  seed=args.seed, overwrite=args.overwrite)
+    except ValueError as exc:
+        raise InputError(args.out, str(exc)) from exc
     print(f"SYNTHETIC demo cohort written to {args.out} "
           f"({summary.get('participants', args.participants)} participants)")
     return 0
@@ -68,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--participants", type=int, default=40)
     d.add_argument("--minutes", type=float, default=3.0, help="approximate session length")
     d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--overwrite", action="store_true", help="replace a cohort already in OUT")
     d.set_defaults(func=_cmd_demo_cohort)
 
     m = sub.add_parser("manifest", help="build the manifest + QC table of a corpus")

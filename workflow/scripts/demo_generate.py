@@ -12,5 +12,5 @@ with log_to(single_log(snakemake)):  # noqa: F821 - injected by Snakemake
     sm = snakemake  # noqa: F821
     root = Path(sm.output.cohort).parents[1]
     summary = generate_cohort(root, participants=sm.params.participants, minutes=sm.params.minutes,
-                              seed=sm.params.seed)
+                              seed=sm.params.seed, overwrite=True)
     print(f"SYNTHETIC demo cohort written to {root}: {summary}")

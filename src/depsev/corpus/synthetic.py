@@ -32,26 +32,35 @@ distribution with uniform scores inside a band; :data:`PRIOR_MEAN`, :data:`PRIOR
 per-participant value is ``base + effect * z + offset`` with ``offset ~ N(0, noise SD)`` (then clipped
 to a plausible range), and the files realise it with further frame / segment-level noise:
 
-==================  =================  =======  ========  ==========  ========  ====  ===================
-value               unit               base     per SD z  per PHQ pt  noise SD  r     realised in
-==================  =================  =======  ========  ==========  ========  ====  ===================
-f0_sd_semitones     semitones          2.6      -0.30     -0.049      0.60      .45   participant F0 contour
-syllable_rate       syllables / s      4.4      -0.35     -0.057      0.70      .45   participant syllables
-energy_db           dBFS (speech RMS)  -26.0    -1.50     -0.246      3.00      .45   participant speech gain
-pause_share         share of answer    0.22     +0.050    +0.0082     0.10      .45   pauses inside answers
-smile_rate          episodes / min     3.0      -0.70     -0.115      1.40      .45   AU06/AU12 episodes
-smile_intensity     AU12_r peak        2.2      -0.30     -0.049      0.60      .45   AU06/AU12 episodes
-au04_level          AU04_r mean        0.35     +0.15     +0.025      0.30      .45   AU04_r
-au15_level          AU15_r mean        0.25     +0.10     +0.016      0.25      .37   AU15_r
-au17_level          AU17_r mean        0.45     +0.12     +0.020      0.30      .37   AU17_r
-blink_rate          blinks / min       17.0     +2.50     +0.411      6.00      .38   AU45_r / AU45_c
-woz_smile_rate      episodes / min     3.5 WoZ  0         0           0.80      0     AU06/AU12 (WoZ only)
-==================  =================  =======  ========  ==========  ========  ====  ===================
+==================  ============  ======  ========  ==========  ========  ====  ======================
+value               unit          base    per SD z  per PHQ pt  noise SD  r     realised in
+==================  ============  ======  ========  ==========  ========  ====  ======================
+f0_sd_semitones     semitones     2.6     -0.25     -0.041      0.71      .33   F0 contour
+syllable_rate       syllables/s   4.4     -0.28     -0.046      0.8       .33   syllable durations
+energy_db           dBFS          -26     -1.2      -0.197      3.4       .33   speech gain
+pause_share         share         0.22    +0.04     +0.007      0.115     .33   pauses inside answers
+smile_rate          episodes/min  3       -0.8      -0.131      1.2       .55   AU06/AU12 episodes
+smile_intensity     AU12_r        2.2     -0.27     -0.044      0.62      .40   AU06/AU12 peaks
+au04_level          AU04_r        0.5     +0.08     +0.013      0.24      .32   AU04_r
+au15_level          AU15_r        0.35    +0.06     +0.010      0.22      .26   AU15_r
+au17_level          AU17_r        0.55    +0.07     +0.011      0.25      .27   AU17_r
+blink_rate          blinks/min    17      +1.6      +0.263      7         .22   AU45 blinks
+woz_smile_rate      episodes/min  3.5     0         0           0.8       0     AU06/AU12, WoZ only
+==================  ============  ======  ========  ==========  ========  ====  ======================
 
 ``r`` is the implied correlation of the planted value with the score (``|effect| / sqrt(effect^2 +
 noise^2)``).  Interviewer effect: in WoZ sessions the participant also shows *polite* smiles (AU12,
 weaker AU06) around the end of the interviewer's turns at ``woz_smile_rate`` -- independent of PHQ --
 so a model blind to the interviewer type is biased.  AI-agent sessions have none.
+
+Noise inside a session (on top of the per-participant offsets): F0 cycle jitter 0.6 % and 5 %
+shimmer; syllable durations log-normal (SD 0.2) around ``1 / syllable_rate``; each answer's pause total
+log-normal (SD 0.15) around the planted share, split at random between its 2-4 phrases (>= 0.25 s
+each); smile, polite-smile and blink episodes at random times with random durations and peaks (15 %
+SD on smile peaks; counts are the expected number rounded at random, so realised rates stay close to
+the planted ones); AU levels drift log-normally (SD 0.5, time constant 2-3 s) plus 0.06 frame noise;
+stationary coloured room noise 18-28 dB below the cohort's typical speech level (-26 dBFS), so the
+per-participant SNR is about 15-25 dB and lower for quiet (more severe) speakers.
 
 Ground truth: ``participants.csv`` holds the planted values *as realised in the files* (episode and
 syllable counts, the actual pause durations, the realised F0 contour and speech gain; the drawn
@@ -70,6 +79,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import soundfile as sf
+from scipy import fft as sp_fft
 from scipy import signal
 
 from depsev import __version__
@@ -102,6 +112,8 @@ PHQ8_ITEMS = ["PHQ_8NoInterest", "PHQ_8Depressed", "PHQ_8Sleep", "PHQ_8Tired", "
 SPLIT_COLUMNS = ["Participant_ID", "Gender", "PHQ_Binary", "PHQ_Score", "PCL-C (PTSD)", "PTSD Severity"]
 TRANSCRIPT_COLUMNS = ["Start_Time", "End_Time", "Text", "Confidence"]
 MIN_PARTICIPANTS = 10
+#: the largest cohort whose AI-agent sessions still fit the E-DAIC AI ID range (600-718)
+MAX_PARTICIPANTS = 298
 MIN_MINUTES = 0.25
 
 
@@ -150,19 +162,33 @@ class Effect:
 
 
 EFFECTS: tuple[Effect, ...] = (
-    Effect("f0_sd_semitones", "semitones", 2.6, -0.30, 0.60, 0.5, 6.0, "participant F0 contour"),
-    Effect("syllable_rate", "syllables/s", 4.4, -0.35, 0.70, 2.0, 7.0, "participant syllable durations"),
-    Effect("energy_db", "dBFS", -26.0, -1.50, 3.00, -40.0, -14.0, "participant speech gain"),
-    Effect("pause_share", "share", 0.22, 0.05, 0.10, 0.03, 0.60, "pauses between phrases of an answer"),
-    Effect("smile_rate", "episodes/min", 3.0, -0.70, 1.40, 0.2, 9.0, "AU06/AU12 episodes"),
-    Effect("smile_intensity", "AU12_r", 2.2, -0.30, 0.60, 0.6, 4.5, "AU06/AU12 episode peaks"),
-    Effect("au04_level", "AU04_r", 0.35, 0.15, 0.30, 0.02, 2.5, "AU04_r level"),
-    Effect("au15_level", "AU15_r", 0.25, 0.10, 0.25, 0.02, 2.0, "AU15_r level"),
-    Effect("au17_level", "AU17_r", 0.45, 0.12, 0.30, 0.02, 2.5, "AU17_r level"),
-    Effect("blink_rate", "blinks/min", 17.0, 2.50, 6.00, 3.0, 45.0, "AU45 blink events"),
+    Effect("f0_sd_semitones", "semitones", 2.6, -0.25, 0.71, 0.5, 6.0, "F0 contour"),
+    Effect("syllable_rate", "syllables/s", 4.4, -0.28, 0.80, 2.0, 7.0, "syllable durations"),
+    Effect("energy_db", "dBFS", -26.0, -1.20, 3.40, -40.0, -14.0, "speech gain"),
+    Effect("pause_share", "share", 0.22, 0.04, 0.115, 0.03, 0.60, "pauses inside answers"),
+    Effect("smile_rate", "episodes/min", 3.0, -0.80, 1.20, 0.2, 9.0, "AU06/AU12 episodes"),
+    Effect("smile_intensity", "AU12_r", 2.2, -0.27, 0.62, 0.6, 4.5, "AU06/AU12 peaks"),
+    Effect("au04_level", "AU04_r", 0.50, 0.08, 0.24, 0.02, 2.5, "AU04_r"),
+    Effect("au15_level", "AU15_r", 0.35, 0.06, 0.22, 0.02, 2.0, "AU15_r"),
+    Effect("au17_level", "AU17_r", 0.55, 0.07, 0.25, 0.02, 2.5, "AU17_r"),
+    Effect("blink_rate", "blinks/min", 17.0, 1.60, 7.00, 3.0, 45.0, "AU45 blinks"),
 )
 #: polite smiling of Wizard-of-Oz sessions (independent of PHQ)
 WOZ_SMILE_RATE, WOZ_SMILE_SD, WOZ_SMILE_PEAK = 3.5, 0.8, 1.4
+
+
+def effect_table() -> str:
+    """The planted effects as a reStructuredText table (the module docstring carries a copy)."""
+    widths = (18, 12, 6, 8, 10, 8, 4, 22)
+    rule = "  ".join("=" * w for w in widths)
+    head = ("value", "unit", "base", "per SD z", "per PHQ pt", "noise SD", "r", "realised in")
+    rows = [(e.name, e.unit, f"{e.base:g}", f"{e.per_sd:+.3g}", f"{e.per_phq_point:+.3f}", f"{e.noise_sd:g}",
+             f"{e.implied_r:.2f}".lstrip("0"), e.realised_in) for e in EFFECTS]
+    rows.append(("woz_smile_rate", "episodes/min", f"{WOZ_SMILE_RATE:g}", "0", "0", f"{WOZ_SMILE_SD:g}", "0",
+                 "AU06/AU12, WoZ only"))
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [rule, fmt.format(*head), rule, *(fmt.format(*r) for r in rows), rule]
+    return "\n".join(line.rstrip() for line in lines)
 
 # ---------------------------------------------------------------------------------------------
 # cohort design
@@ -174,7 +200,7 @@ def plan_splits(participants: int) -> dict[str, dict[str, int]]:
 
     About 60/20/20 % train/dev/test; test is AI-only; train and dev hold about 25 % AI sessions
     (at least 2 in train, 1 in dev) and at least one WoZ session.  ValueError below 10
-    participants or when the E-DAIC ID ranges cannot hold the cohort.
+    participants or above :data:`MAX_PARTICIPANTS` (the E-DAIC ID ranges cannot hold the cohort).
     """
     if isinstance(participants, bool) or int(participants) != participants:
         raise ValueError(f"participants must be an integer, got {participants!r}")
@@ -264,8 +290,9 @@ def draw_participants(participants: int, rng: np.random.Generator) -> pd.DataFra
     rows = []
     for split in SPLITS:
         groups = [(kind, plan[split][kind]) for kind in (WOZ, AI) if plan[split][kind] > 0]
-        scores = _split_scores(sum(n for _, n in groups), EDAIC_BAND_COUNTS[split], [n for _, n in groups], rng)
-        for (kind, n), group_scores in zip(groups, scores, strict=True):
+        sizes = [n for _, n in groups]
+        scores = _split_scores(sum(sizes), EDAIC_BAND_COUNTS[split], sizes, rng)
+        for (kind, _n), group_scores in zip(groups, scores, strict=True):
             pool = woz_ids if kind == WOZ else ai_ids
             for score in group_scores:
                 rows.append({"participant_id": int(pool.pop()), "split": split, "interviewer": kind,
@@ -329,10 +356,11 @@ def _phrase(start: float, n_syll: int, rate: float, speaker: int, rng: np.random
             "speaker": np.full(n_syll, speaker)}
 
 
-def _answer(start: float, rate: float, pause_share: float, rng: np.random.Generator) -> list[dict]:
+def _answer(start: float, rate: float, pause_share: float, rng: np.random.Generator,
+            max_syllables: int = 16) -> list[dict]:
     """Two to four phrases separated by pauses whose share of the answer is about ``pause_share``."""
     n_phr = int(rng.integers(2, 5))
-    n_syll = rng.integers(5, 17, n_phr)
+    n_syll = rng.integers(min(5, max_syllables), max_syllables + 1, n_phr)
     speech = n_syll.sum() / rate
     pause_total = speech * pause_share / (1 - pause_share) * float(np.exp(rng.normal(0, 0.15)))
     gaps = np.maximum(rng.dirichlet(np.full(n_phr - 1, 4.0)) * pause_total, 0.25)
@@ -344,12 +372,13 @@ def _answer(start: float, rate: float, pause_share: float, rng: np.random.Genera
     return phrases
 
 
-def _question(start: float, rng: np.random.Generator) -> list[dict]:
+def _question(start: float, rng: np.random.Generator, max_syllables: int = 15) -> list[dict]:
     """The interviewer's turn: one or two short phrases at a steady rate."""
     n_phr = int(rng.integers(1, 3))
     phrases, t = [], start
     for _ in range(n_phr):
-        ph = _phrase(t, int(rng.integers(6, 16)), INTERVIEWER_RATE, INTERVIEWER, rng)
+        ph = _phrase(t, int(rng.integers(min(6, max_syllables), max_syllables + 1)), INTERVIEWER_RATE,
+                     INTERVIEWER, rng)
         phrases.append(ph)
         t = float(ph["ph_end"][0]) + rng.uniform(0.25, 0.4)
     return phrases
@@ -364,22 +393,28 @@ def plan_timeline(duration: float, values: dict[str, float], interviewer: str,
     turns = []
     speaker = INTERVIEWER
     while True:
-        if speaker == INTERVIEWER:
-            turn = _question(t, rng)
-        else:
-            turn = _answer(t, values["syllable_rate_target"], values["pause_share_target"], rng)
-        end = float(turn[-1]["ph_end"][0])
+        for max_syllables in (15, 9, 4):  # shorter turns near the end of the session
+            if speaker == INTERVIEWER:
+                turn = _question(t, rng, max_syllables)
+            else:
+                turn = _answer(t, values["syllable_rate_target"], values["pause_share_target"], rng,
+                               max_syllables)
+            end = float(turn[-1]["ph_end"][0])
+            if end <= duration - 0.5:
+                break
         if end > duration - 0.5:
             break
         speech = float(sum(p["dur"].sum() for p in turn))
         turns.append({"speaker": SPEAKER_NAMES[speaker], "start": float(turn[0]["ph_start"][0]),
-                      "end": end, "speech_s": speech, "pause_s": end - float(turn[0]["ph_start"][0]) - speech,
+                      "end": end, "speech_s": speech,
+                      "pause_s": end - float(turn[0]["ph_start"][0]) - speech,
                       "n_syllables": int(sum(len(p["dur"]) for p in turn))})
         phrases.extend(turn)
         gap = rng.uniform(0.5, 1.4) + (latency if speaker == PARTICIPANT else 0.0)
         t = end + gap
         speaker = PARTICIPANT if speaker == INTERVIEWER else INTERVIEWER
-    turns_df = pd.DataFrame(turns, columns=["speaker", "start", "end", "speech_s", "pause_s", "n_syllables"])
+    turns_df = pd.DataFrame(turns, columns=["speaker", "start", "end", "speech_s", "pause_s",
+                                            "n_syllables"])
     if (turns_df["speaker"] == "participant").sum() == 0:
         raise ValueError(f"session of {duration:.1f} s is too short for one question and one answer")
     syl = {k: np.concatenate([p[k] for p in phrases]) for k in phrases[0]}
@@ -452,7 +487,7 @@ def _control_tracks(duration: float, tl: Timeline, voices: dict[int, Voice]) -> 
             "formants": formants, "bw": bw, "f0_sd_realised": f0_sd_realised, "voiced": in_vow}
 
 
-_GLOTTAL_TABLE_SIZE = 4096
+_GLOTTAL_TABLE_SIZE = 4096  # a power of two (phase wraps with a bit mask)
 
 
 def _glottal_table(open_q: float = 0.42, close_q: float = 0.16) -> np.ndarray:
@@ -467,12 +502,10 @@ def _glottal_table(open_q: float = 0.42, close_q: float = 0.16) -> np.ndarray:
 _GLOTTAL = _glottal_table()
 
 
-def _glottal_source(f0: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Glottal pulse train following the F0 track (sample rate; 0.6 % cycle jitter)."""
-    jitter = 1.0 + 0.006 * rng.standard_normal(f0.size, dtype=np.float32)
-    phase = np.cumsum(f0 * jitter / AUDIO_SR)
-    pos = ((phase - np.floor(phase)) * _GLOTTAL_TABLE_SIZE).astype(np.int64)
-    return _GLOTTAL[np.minimum(pos, _GLOTTAL_TABLE_SIZE - 1)]
+def _glottal_source(f0: np.ndarray) -> np.ndarray:
+    """Glottal pulse train following the F0 track (sample rate; jitter comes with the F0 track)."""
+    phase = np.cumsum(f0 * (_GLOTTAL_TABLE_SIZE / AUDIO_SR), dtype=np.float64)
+    return _GLOTTAL[phase.astype(np.int64) & (_GLOTTAL_TABLE_SIZE - 1)]
 
 
 _NFFT = 512
@@ -487,16 +520,19 @@ def _formant_filter(x: np.ndarray, ctrl: dict[str, np.ndarray]) -> np.ndarray:
     n_blocks = int(np.ceil(n / _HOP)) + 2
     padded = np.zeros(n_blocks * _HOP, np.float32)
     padded[_HOP:_HOP + n] = x
-    frames = np.lib.stride_tricks.sliding_window_view(padded, _NFFT)[::_HOP] * _SQRT_HANN
-    spec = np.fft.rfft(frames, axis=1)
-    centres = (np.arange(frames.shape[0]) * _HOP + _NFFT / 2 - _HOP) / AUDIO_SR
+    frames = np.lib.stride_tricks.sliding_window_view(padded, _NFFT)[::_HOP]
+    active = np.abs(padded).reshape(n_blocks, _HOP).max(axis=1) > 0
+    active = active[:-1] | active[1:]  # frame i covers blocks i and i + 1
+    spec = sp_fft.rfft(frames[active] * _SQRT_HANN, axis=1)
+    centres = (np.flatnonzero(active) * _HOP + _NFFT / 2 - _HOP) / AUDIO_SR
     ff = (np.fft.rfftfreq(_NFFT, 1 / AUDIO_SR).astype(np.float32) ** 2)[None, :]
     gain = np.ones(spec.shape, np.float32)
     for k in range(3):
         fk = np.interp(centres, ctrl["t"], ctrl["formants"][k]).astype(np.float32)[:, None] ** 2
         bk = np.interp(centres, ctrl["t"], ctrl["bw"][k]).astype(np.float32)[:, None] ** 2
         gain *= fk / np.sqrt((fk - ff) ** 2 + bk * ff)
-    y = np.fft.irfft(spec * gain, n=_NFFT, axis=1).astype(np.float32) * _SQRT_HANN
+    y = np.zeros((active.size, _NFFT), np.float32)
+    y[active] = sp_fft.irfft(spec * gain, n=_NFFT, axis=1) * _SQRT_HANN
     out = np.zeros(n_blocks * _HOP, np.float32)
     halves = y.reshape(y.shape[0], 2, _HOP)
     out[: y.shape[0] * _HOP] += halves[:, 0].ravel()
@@ -534,16 +570,16 @@ def synthesize_audio(duration: float, tl: Timeline, voices: dict[int, Voice], no
     n = int(round(duration * AUDIO_SR))
     ctrl = _control_tracks(duration, tl, voices)
     vamp = _upsample(ctrl["vamp"], n)
-    f0 = _upsample(ctrl["f0"], n)
+    jitter = 1.0 + 0.006 * rng.standard_normal(ctrl["t"].size)  # 0.6 % F0 jitter per 5 ms
+    f0 = _upsample(ctrl["f0"] * jitter, n)
     shimmer = 1.0 + 0.05 * _upsample(rng.standard_normal(ctrl["t"].size), n)
-    src = _glottal_source(f0, rng) * shimmer + 0.004 * rng.standard_normal(n, np.float32)
-    voiced = _formant_filter(src * vamp, ctrl)
+    white = rng.standard_normal(n, np.float32)  # aspiration and frication
+    voiced = _formant_filter((_glottal_source(f0) * shimmer + 0.004 * white) * vamp, ctrl)
     sos_s = signal.butter(4, [3500, 7200], btype="bandpass", fs=AUDIO_SR, output="sos").astype(np.float32)
     sos_f = signal.butter(2, [1200, 6000], btype="bandpass", fs=AUDIO_SR, output="sos").astype(np.float32)
     namp_s = _upsample(ctrl["namp"] * (ctrl["kind"] == 0), n)
     namp_f = _upsample(ctrl["namp"] * (ctrl["kind"] == 1), n)
-    fric = (signal.sosfilt(sos_s, rng.standard_normal(n, np.float32)) * namp_s
-            + signal.sosfilt(sos_f, rng.standard_normal(n, np.float32)) * namp_f)
+    fric = signal.sosfilt(sos_s, white) * namp_s + signal.sosfilt(sos_f, white) * namp_f
     speech = _unit_rms(voiced, vamp > 0.3) + 0.3 * _unit_rms(fric, (namp_s + namp_f) > 0.3)
     # per-speaker gain, constant over each turn and the silence after it
     turns = tl.turns
@@ -552,8 +588,8 @@ def synthesize_audio(duration: float, tl: Timeline, voices: dict[int, Voice], no
     masks = {sp: np.repeat(ctrl["spk"] == sp, _UP)[:n] for sp in voices}  # inside the speaker's phrases
     gains = {sp: 10 ** ((v.level_db - _rms_db(speech[masks[sp]])) / 20) for sp, v in voices.items()}
     speech *= _upsample(np.where(is_part, gains[PARTICIPANT], gains[INTERVIEWER]), n)
-    noise = (signal.lfilter([1.0], [1.0, -0.9], rng.standard_normal(n, np.float32))
-             + 0.5 * rng.standard_normal(n, np.float32)).astype(np.float32)
+    room = rng.standard_normal(n, np.float32)
+    noise = (signal.lfilter([1.0], [1.0, -0.9], room) + 0.5 * room).astype(np.float32)
     noise *= np.float32(10 ** (noise_db / 20) / 10 ** (_rms_db(noise) / 20))
     x = speech + noise
     energy = _rms_db(speech[masks[PARTICIPANT]])
@@ -588,9 +624,9 @@ def _failure_bursts(n: int, share: float, rng: np.random.Generator) -> tuple[np.
     """Frames where tracking fails (bursts covering ~``share``) and low-confidence frames next to them."""
     fail = np.zeros(n, bool)
     shaky = np.zeros(n, bool)
-    target = share * n
-    while fail.sum() < target:
-        length = int(rng.integers(5, 61))
+    target = int(np.ceil(share * n))
+    while (missing := target - int(fail.sum())) > 0:
+        length = min(int(rng.integers(5, 61)), max(missing, 5))
         a = int(rng.integers(0, max(1, n - length)))
         fail[a:a + length] = True
         shaky[max(0, a - int(rng.integers(2, 6))):a] = True
@@ -799,7 +835,8 @@ def oracle_report(gt: pd.DataFrame) -> dict:
 
 def _voices(row: pd.Series, values: dict[str, float], rng: np.random.Generator) -> dict[int, Voice]:
     female = row["gender"] == "female"
-    f0 = rng.normal(195, 15) if female else rng.normal(115, 10)
+    # participant F0 ranges stay below the interviewer's 240 Hz agent voice
+    f0 = float(np.clip(rng.normal(195, 12), 165, 215) if female else np.clip(rng.normal(115, 10), 90, 145))
     scale = (1.15 if female else 1.0) * float(np.exp(rng.normal(0, 0.03)))
     participant = Voice(f0, values["f0_sd_semitones_target"], scale, (90.0, 110.0, 160.0),
                         values["energy_db_target"])
@@ -816,7 +853,7 @@ def generate_session(root: Path, row: pd.Series, minutes: float, seed: int) -> d
     duration = minutes * 60.0 * rng.uniform(0.97, 1.03)
     tl = plan_timeline(duration, values, row["interviewer"], rng)
     voices = _voices(row, values, rng)
-    noise_db = EFFECTS[2].base - rng.uniform(15, 25)
+    noise_db = EFFECTS[2].base - rng.uniform(18, 28)
     wav, audio_real = synthesize_audio(duration, tl, voices, noise_db, rng)
     face, face_real = synthesize_face(duration, rng.uniform(28, 32), values, tl, rng)
     session = root / "data" / f"{pid}_P"
@@ -856,18 +893,34 @@ def _readme(summary: dict) -> str:
             "How the cohort was made (module docstring of depsev.corpus.synthetic):\n\n" + doc)
 
 
-def generate_cohort(out: Path, participants: int = 40, minutes: float = 3.0, seed: int = 7) -> dict:
+def _prepare_out(out: Path, overwrite: bool) -> None:
+    """Refuse (or, with ``overwrite``, remove) an earlier cohort: stale sessions must never mix in."""
+    import shutil
+
+    parts = [out / name for name in ("labels", "data", "ground_truth")]
+    stale = [p for p in parts if p.is_dir() and any(p.iterdir())]
+    if stale and not overwrite:
+        raise ValueError(f"{out} already holds a cohort ({', '.join(p.name for p in stale)} not empty); "
+                         "remove it first or pass overwrite=True")
+    for p in stale:
+        shutil.rmtree(p)
+
+
+def generate_cohort(out: Path, participants: int = 40, minutes: float = 3.0, seed: int = 7, *,
+                    overwrite: bool = False) -> dict:
     """Write a SYNTHETIC cohort in the E-DAIC layout under ``out``; return (and write) its summary.
 
     Deterministic for a seed (every session draws from its own ``(seed, id)`` generator).  Raises
-    ValueError for fewer than 10 participants, more than the E-DAIC ID ranges hold, or sessions
-    shorter than 0.25 min.
+    ValueError for fewer than 10 or more than :data:`MAX_PARTICIPANTS` participants, sessions
+    shorter than 0.25 min, or an ``out`` that already holds a cohort (non-empty ``labels/``,
+    ``data/`` or ``ground_truth/``) unless ``overwrite`` (which deletes those three folders first).
     """
     if not np.isfinite(minutes) or minutes < MIN_MINUTES:
         raise ValueError(f"minutes must be at least {MIN_MINUTES}, got {minutes!r}")
     out = Path(out)
     rng = np.random.default_rng(seed)
-    cohort = draw_participants(participants, rng)
+    cohort = draw_participants(participants, rng)  # validates `participants` before anything is written
+    _prepare_out(out, overwrite)
     items = {int(pid): phq_items(int(score), rng)
              for pid, score in zip(cohort["participant_id"], cohort["phq_score"], strict=True)}
     write_labels(out / "labels", cohort, items)
