@@ -53,7 +53,11 @@ def _cmd_bench(args) -> int:
 
     if args.what == "vggish":
         result = bench.bench_vggish(wav=Path(args.wav) if args.wav else None, seconds=args.seconds,
-                                    threads=args.threads)
+                                    threads=args.threads, weights=args.weights)
+        if args.memory_minutes:
+            result["memory"] = bench.bench_vggish_memory(minutes=args.memory_minutes, threads=args.threads,
+                                                         weights=args.weights)
+            print(json.dumps(result["memory"], indent=2))
     else:  # pragma: no cover - argparse restricts choices
         raise SystemExit(f"unknown benchmark {args.what}")
     if args.json:
@@ -95,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--wav", default=None, help="audio to embed (default: synthetic speech-like signal)")
     b.add_argument("--seconds", type=float, default=60.0)
     b.add_argument("--threads", type=int, default=2)
+    b.add_argument("--weights", default="random", help='VGGish state dict, or "random"')
+    b.add_argument("--memory-minutes", type=float, default=0.0,
+                   help="also measure peak RSS of embedding a synthetic file this many minutes long")
     b.add_argument("--json", default=None, help="also write the result as JSON here")
     b.set_defaults(func=_cmd_bench)
     return p

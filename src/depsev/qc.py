@@ -35,10 +35,10 @@ def summarize(manifest: pd.DataFrame, stage_files: dict[str, list[str | Path]],
     rows = []
     status = manifest["status"].astype(str)
     flagged = manifest.loc[status != "ok"]
+    detail = [f"{pid}: {why.removeprefix('flagged: ')}"
+              for pid, why in zip(flagged["participant_id"], flagged["status"], strict=True)]
     rows.append({"stage": "manifest", "participants_in": len(manifest), "ok": int((status == "ok").sum()),
-                 "flagged": len(flagged),
-                 "flagged_detail": " | ".join(f"{p}: {s.removeprefix('flagged: ')}"
-                                              for p, s in zip(flagged["participant_id"], flagged["status"]))})
+                 "flagged": len(flagged), "flagged_detail": " | ".join(detail)})
     for stage, files in stage_files.items():
         records = [json.loads(Path(f).read_text()) for f in files]
         rows.append(_stage_row(stage, records))
@@ -46,9 +46,9 @@ def summarize(manifest: pd.DataFrame, stage_files: dict[str, list[str | Path]],
         f = Path(f)
         df = pd.read_csv(f, sep="\t")
         reason = df["reason"].fillna("").astype(str) if "reason" in df.columns else pd.Series([""] * len(df))
-        bad = df.loc[reason != ""]
-        rows.append({"stage": f"shards:{f.stem}", "participants_in": len(df), "ok": len(df) - len(bad),
-                     "flagged": len(bad),
-                     "flagged_detail": " | ".join(f"{p}: {r}" for p, r in zip(bad["participant_id"],
-                                                                               reason[reason != ""]))})
+        bad = reason != ""
+        pids = df.loc[bad, "participant_id"]
+        detail = [f"{pid}: {why}" for pid, why in zip(pids, reason[bad], strict=True)]
+        rows.append({"stage": f"shards:{f.stem}", "participants_in": len(df), "ok": int((~bad).sum()),
+                     "flagged": int(bad.sum()), "flagged_detail": " | ".join(detail)})
     return pd.DataFrame(rows, columns=["stage", "participants_in", "ok", "flagged", "flagged_detail"])

@@ -1,4 +1,4 @@
-"""Rule chunk_shards: normalized per-session features -> fixed-size chunks -> Parquet shards (thin wrapper)."""
+"""Rule chunk_shards: normalized per-session features -> chunks -> Parquet shards (thin wrapper)."""
 
 from pathlib import Path
 

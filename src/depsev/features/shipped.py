@@ -7,34 +7,27 @@ on the whole recording (interviewer included) by the corpus authors: ``clean_tim
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-
-def _write(table: pa.Table, out: Path, meta: dict) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table = table.replace_schema_metadata({b"depsev": json.dumps(meta).encode()})
-    pq.write_table(table, out, compression="zstd")
+from depsev.features.io import fixed_list, write_feature_parquet
 
 
 def vgg16_csv_to_parquet(csv: str | Path, out: str | Path) -> dict:
     from depsev.corpus.shipped import read_vgg16_csv
 
     times, feats = read_vgg16_csv(csv)
-    feats = np.ascontiguousarray(feats, dtype=np.float32)
     n, d = feats.shape
-    fc2 = pa.FixedSizeListArray.from_arrays(pa.array(feats.reshape(-1), pa.float32()), d)
+    fc2 = fixed_list(feats, d)
     table = pa.table({"time": pa.array(times, pa.float64()), "clean_time": pa.array(times, pa.float64()),
                       "fc2": fc2})
     meta = {"source": "edaic_shipped", "file": Path(csv).name,
-            "features": "DeepSpectrum VGG16 fc2 (4096-d, 4 s window, 1 s hop), computed by the corpus authors "
-                        "on the whole recording", "weights": "DeepSpectrum VGG16 (ImageNet)",
+            "features": "DeepSpectrum VGG16 fc2 (4096-d, 4 s window, 1 s hop), computed by the corpus "
+                        "authors on the whole recording", "weights": "DeepSpectrum VGG16 (ImageNet)",
             "n_examples": int(n)}
-    _write(table, Path(out), meta)
+    write_feature_parquet(table, out, meta)
     return {"n_examples": int(n), "dim": int(d)}
 
 
@@ -50,5 +43,5 @@ def egemaps_csv_to_parquet(csv: str | Path, out: str | Path) -> dict:
     meta = {"source": "edaic_shipped", "file": Path(csv).name,
             "feature_set": df.attrs.get("feature_set", "eGeMAPSv01a (E-DAIC shipped, openSMILE 2.3.0)"),
             "feature_level": "LowLevelDescriptors", "n_features": len(lld)}
-    _write(pa.table(cols), Path(out), meta)
+    write_feature_parquet(pa.table(cols), out, meta)
     return {"n_frames": len(df), "n_features": len(lld)}
