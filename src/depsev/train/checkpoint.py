@@ -1,0 +1,155 @@
+"""A trained model's folder: weights, resolved configuration, curves and dev predictions.
+
+Files written by :func:`save_checkpoint` into ``out_dir``:
+
+``model.pt``
+    the state dict of the chosen (best dev) epoch (``torch.save``; neural models), or
+``model.joblib``
+    the fitted scikit-learn estimator (random forest; joblib/pickle -- load only files you made);
+``config.json``
+    everything needed to rebuild and judge the model: ``kind``, ``modality``, ``interviewer``,
+    ``seed``, ``shuffle_labels``, the RESOLVED ``model`` and ``train`` configs, ``data`` (the
+    fingerprint of the train and dev shards), ``features`` (provenance from the shard metadata:
+    VGGish weights mode, feature sets, normalization sha256, dataset kind), ``synthetic``, and the
+    ``result`` (best epoch, dev participant MAE of the model and of the training-mean predictor);
+``curves.csv`` / ``curves.png``
+    per epoch: train loss, dev loss, dev participant MAE / RMSE (neural models);
+``dev_predictions.parquet``
+    chunk-level dev predictions of the chosen epoch (``participant_id, chunk_index, ..., mu, var,
+    p_band_0..4`` -- the input of :func:`depsev.evaluate.aggregate.aggregate_participants`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+
+from depsev.errors import InputError
+
+MODEL_FILE = "model.pt"
+SKLEARN_FILE = "model.joblib"
+CONFIG_FILE = "config.json"
+CURVES_CSV = "curves.csv"
+CURVES_PNG = "curves.png"
+DEV_PREDICTIONS = "dev_predictions.parquet"
+
+
+def write_config(out_dir: Path, config: dict[str, Any]) -> Path:
+    path = out_dir / CONFIG_FILE
+    path.write_text(json.dumps(config, indent=2, sort_keys=True, default=str) + "\n")
+    return path
+
+
+def plot_curves(curves: pd.DataFrame, path: Path, title: str, best_epoch: int | None = None) -> Path:
+    """Loss curves (train / dev) and dev participant MAE / RMSE per epoch, as one PNG (Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot(curves["epoch"], curves["train_loss"], marker="o", ms=3, label="train loss")
+    ax_loss.plot(curves["epoch"], curves["dev_loss"], marker="o", ms=3, label="dev loss")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("loss (focal + Gaussian NLL)")
+    ax_loss.legend()
+    ax_err.plot(curves["epoch"], curves["dev_participant_mae"], marker="o", ms=3, label="dev MAE")
+    ax_err.plot(curves["epoch"], curves["dev_participant_rmse"], marker="o", ms=3, label="dev RMSE")
+    ax_err.set_xlabel("epoch")
+    ax_err.set_ylabel("PHQ-8 points (participant level)")
+    if best_epoch:
+        for ax in (ax_loss, ax_err):
+            ax.axvline(best_epoch, color="grey", ls="--", lw=1)
+    ax_err.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def save_checkpoint(out_dir: str | Path, config: dict[str, Any], *, model: nn.Module | None = None,
+                    estimator: Any = None, curves: pd.DataFrame | None = None,
+                    dev_predictions: pd.DataFrame | None = None) -> dict[str, Path]:
+    """Write the files of the module docstring (which ones: what is given); return their paths.
+
+    Exactly one of ``model`` (torch) and ``estimator`` (scikit-learn) must be given.
+    """
+    if (model is None) == (estimator is None):
+        raise ValueError("give exactly one of model (torch) and estimator (scikit-learn)")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    if model is not None:
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        torch.save(state, out / MODEL_FILE)
+        paths["model"] = out / MODEL_FILE
+    else:
+        import joblib
+
+        joblib.dump(estimator, out / SKLEARN_FILE)
+        paths["model"] = out / SKLEARN_FILE
+    paths["config"] = write_config(out, config)
+    if curves is not None:
+        curves.to_csv(out / CURVES_CSV, index=False)
+        paths["curves_csv"] = out / CURVES_CSV
+        title = f"{config.get('kind')} / {config.get('modality')}"
+        if config.get("interviewer"):
+            title += f" / {config['interviewer']}"
+        if config.get("shuffle_labels"):
+            title += " (shuffled labels)"
+        if config.get("synthetic"):
+            title += " -- SYNTHETIC data"
+        paths["curves_png"] = plot_curves(curves, out / CURVES_PNG, title,
+                                          config.get("result", {}).get("best_epoch"))
+    if dev_predictions is not None:
+        dev_predictions.to_parquet(out / DEV_PREDICTIONS, index=False)
+        paths["dev_predictions"] = out / DEV_PREDICTIONS
+    return paths
+
+
+def read_config(ckpt_dir: str | Path) -> dict[str, Any]:
+    """The ``config.json`` of a checkpoint folder (InputError when absent or not JSON)."""
+    path = Path(ckpt_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise InputError(path, "checkpoint has no config.json")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"not valid JSON ({exc.msg})") from exc
+
+
+def load_checkpoint(ckpt_dir: str | Path, map_location: str | torch.device = "cpu") -> tuple[Any, dict]:
+    """``(model, config)``: the rebuilt torch model in eval mode (or the fitted estimator).
+
+    Torch models are rebuilt with :func:`depsev.models.build_model` from the resolved model
+    config and loaded with ``weights_only=True``.
+    """
+    ckpt = Path(ckpt_dir)
+    config = read_config(ckpt)
+    if (ckpt / SKLEARN_FILE).is_file():
+        import joblib
+
+        return joblib.load(ckpt / SKLEARN_FILE), config
+    path = ckpt / MODEL_FILE
+    if not path.is_file():
+        raise InputError(ckpt, f"checkpoint has neither {MODEL_FILE} nor {SKLEARN_FILE}")
+    from depsev.models import ModelConfig, build_model
+
+    for key in ("kind", "modality", "model"):
+        if key not in config:
+            raise InputError(ckpt / CONFIG_FILE, f"config.json lacks {key!r}")
+    model = build_model(config["kind"], config["modality"], ModelConfig.from_dict(config["model"]))
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+        model.load_state_dict(state)
+    except (RuntimeError, OSError, ValueError) as exc:
+        raise InputError(path, f"cannot load the weights into a {config['kind']}/{config['modality']} "
+                               f"model ({exc})") from exc
+    model.eval()
+    return model, config

@@ -1,0 +1,232 @@
+"""Model-agnostic training loop: Adam + weight decay, gradient accumulation, class-balanced
+sampling, participant-level dev evaluation every epoch, early stopping on dev participant MAE.
+
+The :class:`Trainer` knows nothing about a model except that ``model(batch)`` returns a
+:class:`depsev.models.Prediction` (``mu``, ``var``, ``logits``; optional ``gate`` / ``alpha``) and
+that ``loss(pred, score, band)`` returns a scalar tensor or an object with a ``total`` tensor
+(:class:`depsev.train.losses.CombinedLoss`).
+
+Every epoch, the DEV chunks are predicted, aggregated per participant with
+:func:`depsev.evaluate.aggregate.aggregate_participants` (precision-weighted mean of the chunk
+``mu``) and scored by participant MAE / RMSE; the epoch with the lowest dev participant MAE is the
+chosen checkpoint, and training stops after ``patience`` epochs without improvement.  It only ever
+sees the datasets it is given -- the training entry point (:mod:`depsev.train.run`) opens train and
+dev only, with ``purpose="train"``, which refuses the test split.
+
+Determinism: for a seed, training on CPU is bit-reproducible -- ``torch.manual_seed(seed)`` at the
+start of :meth:`Trainer.fit` (dropout), a seeded generator for the sampler, ``num_workers=0``, and
+``torch.use_deterministic_algorithms(True)`` while fitting (the previous setting is restored).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, RandomSampler
+
+from depsev.constants import INTERVIEWERS, N_BANDS
+from depsev.data.dataset import ChunkDataset, balanced_sampler
+from depsev.evaluate.aggregate import P_BAND_COLUMNS, aggregate_participants
+from depsev.train.config import TrainConfig
+
+#: columns of the per-epoch learning curves
+CURVE_COLUMNS = ["epoch", "train_loss", "dev_loss", "dev_participant_mae", "dev_participant_rmse",
+                 "dev_chunk_mae", "lr"]
+
+LossFn = Callable[[Any, Tensor, Tensor], Any]
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`Trainer.fit` returns (the model holds the chosen epoch's weights)."""
+
+    model: nn.Module
+    best_epoch: int
+    best_dev_mae: float
+    epochs_run: int
+    stopped_early: bool
+    curves: pd.DataFrame
+    dev_chunks: pd.DataFrame
+    dev_participants: pd.DataFrame
+
+
+@contextlib.contextmanager
+def deterministic_mode(enabled: bool, device: torch.device) -> Iterator[None]:
+    """``torch.use_deterministic_algorithms(enabled)`` (+ cuDNN flags) inside, restored afterwards."""
+    before = torch.are_deterministic_algorithms_enabled()
+    cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    if enabled and device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(enabled)
+    if enabled:
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
+
+
+def loss_total(out: Any) -> Tensor:
+    """The scalar to back-propagate from a loss output (a tensor or anything with ``.total``)."""
+    return out.total if hasattr(out, "total") else out
+
+
+def to_device(batch: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+class Trainer:
+    """Fit ``model`` on ``train`` with ``loss``; choose the epoch by dev participant MAE."""
+
+    def __init__(self, model: nn.Module, loss: LossFn, cfg: TrainConfig, train: ChunkDataset,
+                 dev: ChunkDataset, *, log: Callable[[str], None] | None = None):
+        if len(train) == 0 or len(dev) == 0:
+            raise ValueError("training and dev datasets must not be empty")
+        self.cfg = cfg
+        self.device = cfg.resolved_device()
+        self.model = model.to(self.device)
+        self.loss = loss.to(self.device) if isinstance(loss, nn.Module) else loss
+        self.train_set, self.dev_set = train, dev
+        self.log = log or (lambda msg: None)
+
+    # ------------------------------------------------------------------ loaders
+    def _train_loader(self) -> DataLoader:
+        seed = self.cfg.seed
+        if self.cfg.balanced_sampling:
+            sampler = balanced_sampler(self.train_set, seed)
+        else:
+            sampler = RandomSampler(self.train_set, generator=torch.Generator().manual_seed(seed))
+        return DataLoader(self.train_set, batch_size=self.cfg.batch_size, sampler=sampler, num_workers=0)
+
+    def _eval_loader(self, dataset: ChunkDataset) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.cfg.batch_size, shuffle=False, num_workers=0)
+
+    def make_optimizer(self) -> torch.optim.Optimizer:
+        """Adam with the configured lr, betas, eps and weight decay (paper section 4.2)."""
+        c = self.cfg
+        return torch.optim.Adam(self.model.parameters(), lr=c.lr, betas=c.betas, eps=c.eps,
+                                weight_decay=c.weight_decay)
+
+    # ------------------------------------------------------------------ one epoch
+    def train_epoch(self, loader: DataLoader, optimizer: torch.optim.Optimizer, epoch: int) -> float:
+        """One pass; gradients of ``grad_accum_steps`` mini-batches summed per step. Mean chunk loss."""
+        self.model.train()
+        accum = self.cfg.grad_accum_steps
+        total, seen = 0.0, 0
+        optimizer.zero_grad(set_to_none=True)
+        n_batches = len(loader)
+        for i, batch in enumerate(loader):
+            batch = to_device(batch, self.device)
+            value = loss_total(self.loss(self.model(batch), batch["y"], batch["band"]))
+            if not torch.isfinite(value):
+                raise FloatingPointError(f"epoch {epoch}, batch {i}: training loss is {value.item()}")
+            (value / accum).backward()
+            n = int(batch["y"].shape[0])
+            total, seen = total + float(value.detach()) * n, seen + n
+            if (i + 1) % accum == 0 or i + 1 == n_batches:
+                if self.cfg.clip_grad_norm > 0:
+                    nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+        return total / max(seen, 1)
+
+    @torch.no_grad()
+    def predict(self, dataset: ChunkDataset) -> tuple[pd.DataFrame, float]:
+        """Chunk-level predictions of ``dataset`` (eval mode) and the mean chunk loss."""
+        self.model.eval()
+        parts: dict[str, list[np.ndarray]] = {}
+        total, seen = 0.0, 0
+        for batch in self._eval_loader(dataset):
+            batch = to_device(batch, self.device)
+            pred = self.model(batch)
+            n = int(batch["y"].shape[0])
+            total += float(loss_total(self.loss(pred, batch["y"], batch["band"]))) * n
+            seen += n
+            cols = {"index": batch["index"], "mu": pred.mu, "var": pred.var,
+                    "probs": torch.softmax(pred.logits.float(), dim=-1)}
+            if getattr(pred, "gate", None) is not None:
+                cols["gate"] = pred.gate
+            if getattr(pred, "alpha", None) is not None:
+                cols["alpha"] = pred.alpha
+            for k, v in cols.items():
+                parts.setdefault(k, []).append(v.detach().float().cpu().numpy() if k != "index"
+                                               else v.cpu().numpy())
+        return chunk_table(dataset, {k: np.concatenate(v) for k, v in parts.items()}), total / max(seen, 1)
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self) -> TrainResult:
+        """Train up to ``max_epochs``; return the model with the best dev epoch's weights."""
+        cfg = self.cfg
+        with deterministic_mode(cfg.deterministic, self.device):
+            torch.manual_seed(cfg.seed)
+            optimizer = self.make_optimizer()
+            loader = self._train_loader()
+            rows: list[dict[str, float]] = []
+            best: dict[str, Any] = {"mae": math.inf, "epoch": 0}
+            stale, stopped = 0, False
+            for epoch in range(1, cfg.max_epochs + 1):
+                train_loss = self.train_epoch(loader, optimizer, epoch)
+                chunks, dev_loss = self.predict(self.dev_set)
+                people = participant_table(chunks)
+                mae = float(np.mean(np.abs(people["mu"] - people["phq_score"])))
+                rmse = float(np.sqrt(np.mean((people["mu"] - people["phq_score"]) ** 2)))
+                rows.append({"epoch": epoch, "train_loss": train_loss, "dev_loss": dev_loss,
+                             "dev_participant_mae": mae, "dev_participant_rmse": rmse,
+                             "dev_chunk_mae": float(np.mean(np.abs(chunks["mu"] - chunks["phq_score"]))),
+                             "lr": optimizer.param_groups[0]["lr"]})
+                self.log(f"epoch {epoch}: train loss {train_loss:.4f}, dev loss {dev_loss:.4f}, "
+                         f"dev participant MAE {mae:.3f}")
+                if mae < best["mae"] - cfg.min_delta:
+                    best = {"mae": mae, "epoch": epoch, "chunks": chunks, "people": people,
+                            "state": copy.deepcopy(self.model.state_dict())}
+                    stale = 0
+                else:
+                    stale += 1
+                    if stale >= cfg.patience:
+                        stopped = True
+                        break
+        self.model.load_state_dict(best["state"])
+        return TrainResult(model=self.model, best_epoch=best["epoch"], best_dev_mae=best["mae"],
+                           epochs_run=len(rows), stopped_early=stopped,
+                           curves=pd.DataFrame(rows, columns=CURVE_COLUMNS), dev_chunks=best["chunks"],
+                           dev_participants=best["people"])
+
+
+def chunk_table(dataset: ChunkDataset, out: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Chunk predictions joined to the dataset's labels (columns of ``aggregate_participants``).
+
+    ``out``: ``index`` (rows of ``dataset.labels``), ``mu``, ``var``, ``probs [N, 5]``, optional
+    ``gate [N, 2]`` (woz, ai) and ``alpha [N, 2]`` (audio, video).
+    """
+    labels = dataset.labels.iloc[out["index"]].reset_index(drop=True)
+    df = labels[["participant_id", "chunk_index", "split", "interviewer", "phq_score", "band"]].copy()
+    df["gender"] = labels["gender"] if "gender" in labels else ""
+    df["mu"] = out["mu"].astype(np.float64)
+    df["var"] = out["var"].astype(np.float64)
+    probs = out["probs"].astype(np.float64)
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    for k in range(N_BANDS):
+        df[P_BAND_COLUMNS[k]] = probs[:, k]
+    if "gate" in out:
+        for j, name in enumerate(INTERVIEWERS):
+            df[f"gate_{name}"] = out["gate"][:, j].astype(np.float64)
+    if "alpha" in out:
+        for j, name in enumerate(("audio", "video")):
+            df[f"alpha_{name}"] = out["alpha"][:, j].astype(np.float64)
+    return df
+
+
+def participant_table(chunks: pd.DataFrame) -> pd.DataFrame:
+    """Per-participant predictions (:func:`depsev.evaluate.aggregate.aggregate_participants`)."""
+    return aggregate_participants(chunks, source="dev chunk predictions")
