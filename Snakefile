@@ -21,6 +21,9 @@ include: "workflow/rules/face.smk"
 include: "workflow/rules/audio.smk"
 include: "workflow/rules/shards.smk"
 include: "workflow/rules/qc.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

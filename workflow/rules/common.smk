@@ -61,9 +61,18 @@ wildcard_constraints:
 
 
 # ---------------------------------------------------------------- the session table
+_MANIFEST_CACHE = {}
+
+
 def manifest_df():
-    """The manifest, after the manifest_build checkpoint ran (re-evaluates the DAG)."""
-    return pd.read_parquet(checkpoints.manifest_build.get().output.manifest)
+    """The manifest, after the manifest_build checkpoint ran (re-evaluates the DAG); read once per
+    version of the file, since input functions ask for it for every job."""
+    path = Path(checkpoints.manifest_build.get().output.manifest)
+    key = (str(path), path.stat().st_mtime_ns)
+    if key not in _MANIFEST_CACHE:
+        _MANIFEST_CACHE.clear()
+        _MANIFEST_CACHE[key] = pd.read_parquet(path)
+    return _MANIFEST_CACHE[key]
 
 
 def session(pid):
@@ -120,8 +129,8 @@ def shipped_egemaps(wildcards):
     return session(wildcards.pid)["egemaps_path"]
 
 
-def feature_file(wildcards):
-    return f"{FEATURE_DIR[wildcards.normmod]}/{wildcards.pid}.parquet"
+def normalize_apply_inputs(wildcards):
+    return expand(f"{FEATURE_DIR[wildcards.normmod]}/{{pid}}.parquet", pid=ok_ids(wildcards.split))
 
 
 def normalize_fit_inputs(wildcards):
@@ -131,11 +140,10 @@ def normalize_fit_inputs(wildcards):
 
 def chunk_shards_inputs(wildcards):
     mods = SHARD_INPUTS[wildcards.modality]
-    ids = ok_ids(wildcards.split)
     inputs = {"manifest": checkpoints.manifest_build.get().output.manifest}
     for mod in mods:
         inputs[f"{mod}_stats"] = f"results/normalize/{mod}.json"
-        inputs[f"{mod}_files"] = expand(f"results/normalized/{mod}/{{pid}}.parquet", pid=ids)
+        inputs[f"{mod}_normalized"] = f"results/normalized/{mod}/{wildcards.split}"
     return inputs
 
 
@@ -149,9 +157,16 @@ def stage_qc_files(wildcards):
 
 
 def all_targets():
-    targets = ["results/manifest.parquet", "results/qc/summary.tsv"]
+    targets = ["results/manifest.parquet", "results/qc/summary.tsv", "results/qc/integrity.json"]
     targets += expand("results/normalize/{normmod}.json", normmod=NORM_MODALITIES)
     targets += expand("results/shards/{modality}/{split}", modality=SHARD_MODALITIES, split=SPLITS)
+    targets += [f"results/tables/{t}.csv" for t in ("comparison_grid", "headline", "published", "lightweight")]
+    targets += expand("results/plots/moe-fusion/seed{seed}/{split}_{fig}.png", seed=SEEDS[:1],
+                      split=["dev", "test"],
+                      fig=["confusion", "scatter", "calibration", "gates_by_interviewer", "modality_gates"])
+    curve_models = [m for m in ("moe-fusion", "moe-fusion-shuffled", "moe-audio", "moe-video")
+                    if m in model_names()]
+    targets += expand("results/plots/curves/{model}-seed{seed}.png", model=curve_models, seed=SEEDS[:1])
     return targets
 
 
@@ -169,3 +184,62 @@ def openface_command(wildcards, input):
 def openface_raw_csv(wildcards, input):
     """FeatureExtraction names its CSV after the video's stem."""
     return f"results/openface/{wildcards.pid}/raw/{Path(input.video).stem}.csv"
+
+
+# ---------------------------------------------------------------- training and evaluation
+MODEL_CFG = dict(config.get("model", {}))
+TRAIN_CFG = dict(config.get("train", {}))
+EVAL = {"seeds": [0, 1, 2], "baselines": ["rf", "resnet", "lstm"],
+        "modalities": ["audio", "video", "fusion"], "shuffled_control": True,
+        "latency_batch_size": 16, "latency_repeats": 20, **config.get("evaluate", {})}
+SEEDS = [int(s) for s in EVAL["seeds"]]
+
+
+def model_names():
+    """Every model of the evaluation, as <family>-<modality>[-<variant>]."""
+    names = ["moe-fusion"]
+    if EVAL["shuffled_control"]:
+        names.append("moe-fusion-shuffled")
+    for mod in ("audio", "video"):
+        if mod in EVAL["modalities"]:
+            names.append(f"moe-{mod}")
+            names += [f"expert-{mod}-{who}" for who in ("woz", "ai")]
+    names += [f"{fam}-{mod}" for fam in EVAL["baselines"] for mod in EVAL["modalities"]]
+    return names
+
+
+def shard_modality_of(wildcards):
+    """The shard folder a model reads: two-stream models read the fusion shards."""
+    if "modality" in wildcards.keys():
+        return wildcards.modality
+    return "fusion"
+
+
+def train_inputs(wildcards):
+    mod = shard_modality_of(wildcards)
+    return {"train_shards": f"results/shards/{mod}/train", "dev_shards": f"results/shards/{mod}/dev"}
+
+
+def _model_shard_modality(model):
+    """<family>-<modality>[-<variant>]: the shard folder the model reads."""
+    return model.split("-")[1]
+
+
+def model_shards_dev(wildcards):
+    return f"results/shards/{_model_shard_modality(wildcards.model)}/dev"
+
+
+def model_shards_test(wildcards):
+    return f"results/shards/{_model_shard_modality(wildcards.model)}/test"
+
+
+def all_metrics_files():
+    return expand("results/metrics/{model}/seed{seed}/{split}.json", model=model_names(), seed=SEEDS,
+                  split=["dev", "test"])
+
+
+def tables_inputs(wildcards):
+    inputs = {"metrics": all_metrics_files(), "manifest": "results/manifest.parquet"}
+    if IS_DEMO:
+        inputs["oracle"] = f"{ROOT}/ground_truth/summary.json"
+    return inputs

@@ -24,20 +24,21 @@ rule normalize_fit:
 
 
 rule normalize_apply:
+    # one job per split (cheap: a few arithmetic passes), writing one file per session
     input:
-        features=feature_file,
+        features=normalize_apply_inputs,
         stats="results/normalize/{normmod}.json",
     output:
-        parquet="results/normalized/{normmod}/{pid}.parquet",
-    conda:
-        ENV
+        normalized=directory("results/normalized/{normmod}/{split}"),
     log:
-        "logs/normalize_apply/{normmod}/{pid}.log",
+        "logs/normalize_apply/{normmod}_{split}.log",
     benchmark:
-        "benchmarks/normalize_apply/{normmod}/{pid}.tsv"
+        "benchmarks/normalize_apply/{normmod}_{split}.tsv"
     threads: 1
     resources:
         mem_mb=2000,
+    conda:
+        ENV
     script:
         "../scripts/normalize_apply.py"
 

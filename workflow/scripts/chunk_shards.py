@@ -15,8 +15,7 @@ with log_to(single_log(snakemake)):  # noqa: F821 - injected by Snakemake
     sm = snakemake  # noqa: F821
     modality, split = sm.wildcards.modality, sm.wildcards.split
     streams = ["video", "audio"] if modality == "fusion" else [modality]
-    folders = {s: Path(sm.input[f"{s}_files"][0]).parent if len(sm.input[f"{s}_files"])
-               else Path(f"results/normalized/{s}") for s in streams}
+    folders = {s: Path(sm.input[f"{s}_normalized"]) for s in streams}
     stats = {s: sm.input[f"{s}_stats"] for s in streams}
     cfg = ChunkConfig.coerce({**sm.params.chunks, "dataset_kind": sm.params.dataset_kind})
     out_root = Path(sm.output.shards).parents[1]

@@ -27,7 +27,7 @@ import math
 import platform
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -209,3 +209,35 @@ def lightweight_table(rows: Sequence[dict[str, Any]], *, dataset: str | None = N
     published = pd.DataFrame([PUBLISHED_TABLE4], columns=COLUMNS)
     published.insert(1, "dataset", "published, on E-DAIC")
     return pd.concat([ours, published], ignore_index=True)
+
+
+def lightweight_from_checkpoints(model_dirs: Sequence[str | Path], *, chunks: Mapping[str, Any],
+                                 dataset_kind: str, batch_size: int, repeats: int = 20,
+                                 session_minutes: float = 15.0) -> pd.DataFrame:
+    """Table 4 for trained checkpoints (``results/models/<name>/seed<k>``), one row per torch model.
+
+    The random forest has no FLOPs or torch latency in this sense and is listed with a note.  Chunk
+    sizes are the run's (the demo's are smaller than the paper's); the published row is the paper's.
+    """
+    from depsev.evaluate.tables import dataset_label
+    from depsev.predict.inference import load_checkpoint
+
+    cfg_chunks = ChunkConfig.coerce({**chunks, "dataset_kind": dataset_kind})
+    rows = []
+    for d in model_dirs:
+        d = Path(d)
+        name = d.parent.name
+        model, config = load_checkpoint(d)
+        modality = config["modality"]
+        if config["kind"] == "rf":
+            rows.append({"model": name, "modality": modality,
+                         "note": "random forest: not a neural network; no FLOPs/latency measured"})
+            continue
+        mcfg = ModelConfig.from_dict(config["model"])
+        lv = math.ceil(cfg_chunks.video_frames / cfg_chunks.video_downsample)
+        la = (cfg_chunks.fusion_audio_steps if modality == "fusion"
+              else math.ceil(cfg_chunks.audio_frames / cfg_chunks.audio_downsample))
+        rows.append(lightweight_row(model, mcfg, la, lv, batch_size=batch_size, repeats=repeats,
+                                    session_minutes=session_minutes, name=name, modality=modality,
+                                    chunks=cfg_chunks))
+    return lightweight_table(rows, dataset=dataset_label(dataset_kind))

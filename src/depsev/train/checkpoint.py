@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from depsev.errors import InputError
+from depsev.predict.inference import load_checkpoint, read_config  # noqa: F401 - re-exported
 
 MODEL_FILE = "model.pt"
 SKLEARN_FILE = "model.joblib"
@@ -111,45 +111,3 @@ def save_checkpoint(out_dir: str | Path, config: dict[str, Any], *, model: nn.Mo
         dev_predictions.to_parquet(out / DEV_PREDICTIONS, index=False)
         paths["dev_predictions"] = out / DEV_PREDICTIONS
     return paths
-
-
-def read_config(ckpt_dir: str | Path) -> dict[str, Any]:
-    """The ``config.json`` of a checkpoint folder (InputError when absent or not JSON)."""
-    path = Path(ckpt_dir) / CONFIG_FILE
-    if not path.is_file():
-        raise InputError(path, "checkpoint has no config.json")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"not valid JSON ({exc.msg})") from exc
-
-
-def load_checkpoint(ckpt_dir: str | Path, map_location: str | torch.device = "cpu") -> tuple[Any, dict]:
-    """``(model, config)``: the rebuilt torch model in eval mode (or the fitted estimator).
-
-    Torch models are rebuilt with :func:`depsev.models.build_model` from the resolved model
-    config and loaded with ``weights_only=True``.
-    """
-    ckpt = Path(ckpt_dir)
-    config = read_config(ckpt)
-    if (ckpt / SKLEARN_FILE).is_file():
-        import joblib
-
-        return joblib.load(ckpt / SKLEARN_FILE), config
-    path = ckpt / MODEL_FILE
-    if not path.is_file():
-        raise InputError(ckpt, f"checkpoint has neither {MODEL_FILE} nor {SKLEARN_FILE}")
-    from depsev.models import ModelConfig, build_model
-
-    for key in ("kind", "modality", "model"):
-        if key not in config:
-            raise InputError(ckpt / CONFIG_FILE, f"config.json lacks {key!r}")
-    model = build_model(config["kind"], config["modality"], ModelConfig.from_dict(config["model"]))
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-        model.load_state_dict(state)
-    except (RuntimeError, OSError, ValueError) as exc:
-        raise InputError(path, f"cannot load the weights into a {config['kind']}/{config['modality']} "
-                               f"model ({exc})") from exc
-    model.eval()
-    return model, config

@@ -31,15 +31,15 @@ import pandas as pd
 import torch
 
 from depsev import __version__
-from depsev.constants import BAND_EDGES, N_BANDS
 from depsev.data.dataset import ChunkDataset, data_fingerprint, split_dir
 from depsev.errors import InputError
-from depsev.models import KINDS, ModelConfig, batch_summary_features, build_model, count_parameters
+from depsev.models import KINDS, ModelConfig, build_model, count_parameters
 from depsev.models import model_streams as _model_streams
 from depsev.models.baselines import make_random_forest
+from depsev.predict.inference import chunk_table, forest_predictions, summary_features
 from depsev.train.checkpoint import save_checkpoint
 from depsev.train.config import TrainConfig
-from depsev.train.trainer import Trainer, chunk_table, participant_table
+from depsev.train.trainer import Trainer, participant_table
 
 log = logging.getLogger("depsev.train")
 
@@ -116,7 +116,8 @@ def train_model(shard_root: str | Path, out_dir: str | Path, *, kind: str, modal
                 interviewer: str | None = None, seed: int,
                 model_cfg: ModelConfig | Mapping[str, Any] | None = None,
                 train_cfg: TrainConfig | Mapping[str, Any] | None = None,
-                shuffle_labels: bool = False) -> dict[str, Any]:
+                shuffle_labels: bool = False,
+                init_experts: Mapping[str, str | Path] | None = None) -> dict[str, Any]:
     """Train one model on the train split, choose its epoch on dev, write the checkpoint folder.
 
     ``kind``: one of :data:`ALL_KINDS`; ``modality``: ``audio | video | fusion``; ``interviewer``:
@@ -125,6 +126,11 @@ def train_model(shard_root: str | Path, out_dir: str | Path, *, kind: str, modal
     stay true) -- the shuffled-label control.  Returns the summary also stored under ``result``
     in ``config.json``: ``best_epoch``, ``epochs_run``, ``dev_participant_mae`` / ``_rmse``,
     ``train_mean``, ``train_mean_dev_mae``, ``n_parameters``, ``out_dir``, ``synthetic``.
+
+    ``init_experts`` (kind ``moe`` only): ``{"woz": dir, "ai": dir}`` checkpoint folders of the two
+    separately trained interviewer experts of the same modality (paper eq. 10-11); the mixture's
+    experts start from their weights, its shared encoder from the WoZ expert's (the larger
+    training set), and the gate from scratch -- then everything is fine-tuned on all training chunks.
     """
     shard_root, out = Path(shard_root), Path(out_dir)
     train, dev = load_training_data(shard_root, kind, modality, interviewer, seed if shuffle_labels else None)
@@ -132,9 +138,32 @@ def train_model(shard_root: str | Path, out_dir: str | Path, *, kind: str, modal
     tcfg = resolve_train_config(train_cfg, seed)
     config = _base_config(kind, modality, interviewer, int(seed), bool(shuffle_labels), mcfg, tcfg,
                           train, dev, shard_root)
+    if init_experts:
+        if kind != "moe":
+            raise ValueError(f"init_experts applies to kind 'moe' only, not {kind!r}")
+        config["init_experts"] = {k: str(v) for k, v in init_experts.items()}
     if kind == RF_KIND:
         return _train_forest(out, config, mcfg, tcfg, train, dev, modality)
-    return _train_network(out, config, mcfg, tcfg, train, dev, kind, modality)
+    return _train_network(out, config, mcfg, tcfg, train, dev, kind, modality, init_experts)
+
+
+def init_moe_from_experts(model: torch.nn.Module, experts: Mapping[str, str | Path], modality: str) -> None:
+    """Load two trained interviewer experts into a single-modality mixture (see :func:`train_model`)."""
+    from depsev.constants import INTERVIEWERS
+    from depsev.predict.inference import load_checkpoint
+
+    missing = [who for who in INTERVIEWERS if who not in experts]
+    if missing:
+        raise ValueError(f"init_experts needs a checkpoint for each interviewer type; missing {missing}")
+    for i, who in enumerate(INTERVIEWERS):
+        expert, cfg = load_checkpoint(experts[who])
+        if cfg.get("kind") != "expert" or cfg.get("modality") != modality or cfg.get("interviewer") != who:
+            raise InputError(experts[who], f"not a {modality} expert for {who} sessions "
+                                           f"(kind={cfg.get('kind')}, modality={cfg.get('modality')}, "
+                                           f"interviewer={cfg.get('interviewer')})")
+        model.head.experts[i].load_state_dict(expert.expert.state_dict())
+        if who == "woz":
+            model.encoder.load_state_dict(expert.encoder.state_dict())
 
 
 def make_loss(tcfg: TrainConfig, train: ChunkDataset) -> torch.nn.Module:
@@ -159,8 +188,11 @@ def _summary(config: dict, out: Path, dev_people: pd.DataFrame, train: ChunkData
 
 
 def _train_network(out: Path, config: dict, mcfg: ModelConfig, tcfg: TrainConfig, train: ChunkDataset,
-                   dev: ChunkDataset, kind: str, modality: str) -> dict[str, Any]:
+                   dev: ChunkDataset, kind: str, modality: str,
+                   init_experts: Mapping[str, str | Path] | None = None) -> dict[str, Any]:
     model = build_model(kind, modality, mcfg, seed=tcfg.seed)
+    if init_experts:
+        init_moe_from_experts(model, init_experts, modality)
     trainer = Trainer(model, make_loss(tcfg, train), tcfg, train, dev, log=log.info)
     res = trainer.fit()
     summary = _summary(config, out, res.dev_participants, train, best_epoch=res.best_epoch,
@@ -172,27 +204,6 @@ def _train_network(out: Path, config: dict, mcfg: ModelConfig, tcfg: TrainConfig
 
 
 # ---------------------------------------------------------------- random forest
-def summary_features(dataset: ChunkDataset, streams: tuple[str, ...], mcfg: ModelConfig,
-                     seed: int) -> np.ndarray:
-    """Random-forest inputs of every chunk (:func:`depsev.models.batch_summary_features`), in blocks."""
-    blocks = []
-    for start in range(0, len(dataset), RF_FEATURE_BLOCK):
-        idx = range(start, min(start + RF_FEATURE_BLOCK, len(dataset)))
-        items = [dataset[i] for i in idx]
-        batch = {k: torch.stack([it[k] for it in items]) for k in items[0]}
-        blocks.append(batch_summary_features(batch, streams, mcfg, seed=seed))
-    return np.concatenate(blocks, axis=0)
-
-
-def forest_predictions(forest: Any, x: np.ndarray, var_floor: float) -> dict[str, np.ndarray]:
-    """``mu`` = mean of the trees, ``var`` = their variance + ``var_floor``, ``probs`` = share of
-    trees whose prediction falls in each severity band."""
-    per_tree = np.stack([tree.predict(x) for tree in forest.estimators_])  # [trees, N]
-    bands = np.clip(np.digitize(per_tree, BAND_EDGES[1:-1]), 0, N_BANDS - 1)
-    probs = np.stack([(bands == k).mean(axis=0) for k in range(N_BANDS)], axis=1)
-    return {"mu": per_tree.mean(axis=0), "var": per_tree.var(axis=0) + var_floor, "probs": probs}
-
-
 def _train_forest(out: Path, config: dict, mcfg: ModelConfig, tcfg: TrainConfig, train: ChunkDataset,
                   dev: ChunkDataset, modality: str) -> dict[str, Any]:
     streams = _model_streams(modality)

@@ -34,9 +34,9 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, RandomSampler
 
-from depsev.constants import INTERVIEWERS, N_BANDS
 from depsev.data.dataset import ChunkDataset, balanced_sampler
-from depsev.evaluate.aggregate import P_BAND_COLUMNS, aggregate_participants
+from depsev.evaluate.aggregate import aggregate_participants
+from depsev.predict.inference import chunk_table, prediction_arrays
 from depsev.train.config import TrainConfig
 
 #: columns of the per-epoch learning curves
@@ -153,15 +153,8 @@ class Trainer:
             n = int(batch["y"].shape[0])
             total += float(loss_total(self.loss(pred, batch["y"], batch["band"]))) * n
             seen += n
-            cols = {"index": batch["index"], "mu": pred.mu, "var": pred.var,
-                    "probs": torch.softmax(pred.logits.float(), dim=-1)}
-            if getattr(pred, "gate", None) is not None:
-                cols["gate"] = pred.gate
-            if getattr(pred, "alpha", None) is not None:
-                cols["alpha"] = pred.alpha
-            for k, v in cols.items():
-                parts.setdefault(k, []).append(v.detach().float().cpu().numpy() if k != "index"
-                                               else v.cpu().numpy())
+            for k, v in prediction_arrays(pred, batch["index"]).items():
+                parts.setdefault(k, []).append(v)
         return chunk_table(dataset, {k: np.concatenate(v) for k, v in parts.items()}), total / max(seen, 1)
 
     # ------------------------------------------------------------------ the loop
@@ -201,30 +194,6 @@ class Trainer:
                            epochs_run=len(rows), stopped_early=stopped,
                            curves=pd.DataFrame(rows, columns=CURVE_COLUMNS), dev_chunks=best["chunks"],
                            dev_participants=best["people"])
-
-
-def chunk_table(dataset: ChunkDataset, out: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Chunk predictions joined to the dataset's labels (columns of ``aggregate_participants``).
-
-    ``out``: ``index`` (rows of ``dataset.labels``), ``mu``, ``var``, ``probs [N, 5]``, optional
-    ``gate [N, 2]`` (woz, ai) and ``alpha [N, 2]`` (audio, video).
-    """
-    labels = dataset.labels.iloc[out["index"]].reset_index(drop=True)
-    df = labels[["participant_id", "chunk_index", "split", "interviewer", "phq_score", "band"]].copy()
-    df["gender"] = labels["gender"] if "gender" in labels else ""
-    df["mu"] = out["mu"].astype(np.float64)
-    df["var"] = out["var"].astype(np.float64)
-    probs = out["probs"].astype(np.float64)
-    probs = probs / probs.sum(axis=1, keepdims=True)
-    for k in range(N_BANDS):
-        df[P_BAND_COLUMNS[k]] = probs[:, k]
-    if "gate" in out:
-        for j, name in enumerate(INTERVIEWERS):
-            df[f"gate_{name}"] = out["gate"][:, j].astype(np.float64)
-    if "alpha" in out:
-        for j, name in enumerate(("audio", "video")):
-            df[f"alpha_{name}"] = out["alpha"][:, j].astype(np.float64)
-    return df
 
 
 def participant_table(chunks: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,1 @@
+"""Inference on trained models: checkpoint loading, chunk predictions (never imports depsev.train)."""

@@ -1,0 +1,188 @@
+"""Inference shared by training (dev predictions), evaluation and ``depsev predict``.
+
+Lives outside ``depsev.train`` so that evaluation and prediction never import training code:
+checkpoint loading, chunk-level prediction tables, and the random-forest baseline's prediction.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from depsev.constants import BAND_EDGES, INTERVIEWERS, N_BANDS
+from depsev.errors import InputError
+from depsev.evaluate.aggregate import P_BAND_COLUMNS
+from depsev.models import ModelConfig, batch_summary_features
+from depsev.models import model_streams as _model_streams
+
+MODEL_FILE = "model.pt"
+SKLEARN_FILE = "model.joblib"
+CONFIG_FILE = "config.json"
+#: chunks per block when computing random-forest summary features (bounds memory for 4096-d audio)
+RF_FEATURE_BLOCK = 64
+
+
+def prediction_arrays(pred: Any, index: torch.Tensor) -> dict[str, np.ndarray]:
+    """One batch's model output as numpy arrays (``mu``, ``var``, ``probs`` and, where the model
+    has them, the expert ``gate`` and modality ``alpha`` weights)."""
+    cols = {"mu": pred.mu, "var": pred.var, "probs": torch.softmax(pred.logits.float(), dim=-1)}
+    if getattr(pred, "gate", None) is not None:
+        cols["gate"] = pred.gate
+    if getattr(pred, "alpha", None) is not None:
+        cols["alpha"] = pred.alpha
+    out = {k: v.detach().float().cpu().numpy() for k, v in cols.items()}
+    out["index"] = index.cpu().numpy()
+    return out
+
+
+def chunk_table(dataset: Any, out: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Chunk predictions joined to the dataset's labels (columns of ``aggregate_participants``).
+
+    ``out``: ``index`` (rows of ``dataset.labels``), ``mu``, ``var``, ``probs [N, 5]``, optional
+    ``gate [N, 2]`` (woz, ai) and ``alpha [N, 2]`` (audio, video).
+    """
+    labels = dataset.labels.iloc[out["index"]].reset_index(drop=True)
+    df = labels[["participant_id", "chunk_index", "split", "interviewer", "phq_score", "band"]].copy()
+    df["gender"] = labels["gender"] if "gender" in labels else ""
+    df["mu"] = out["mu"].astype(np.float64)
+    df["var"] = out["var"].astype(np.float64)
+    probs = out["probs"].astype(np.float64)
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    for k in range(N_BANDS):
+        df[P_BAND_COLUMNS[k]] = probs[:, k]
+    if "gate" in out:
+        for j, name in enumerate(INTERVIEWERS):
+            df[f"gate_{name}"] = out["gate"][:, j].astype(np.float64)
+    if "alpha" in out:
+        for j, name in enumerate(("audio", "video")):
+            df[f"alpha_{name}"] = out["alpha"][:, j].astype(np.float64)
+    return df
+
+
+
+
+def summary_features(dataset: Any, streams: tuple[str, ...], mcfg: ModelConfig,
+                     seed: int) -> np.ndarray:
+    """Random-forest inputs of every chunk (:func:`depsev.models.batch_summary_features`), in blocks."""
+    blocks = []
+    for start in range(0, len(dataset), RF_FEATURE_BLOCK):
+        idx = range(start, min(start + RF_FEATURE_BLOCK, len(dataset)))
+        items = [dataset[i] for i in idx]
+        batch = {k: torch.stack([it[k] for it in items]) for k in items[0]}
+        blocks.append(batch_summary_features(batch, streams, mcfg, seed=seed))
+    return np.concatenate(blocks, axis=0)
+
+
+def forest_predictions(forest: Any, x: np.ndarray, var_floor: float) -> dict[str, np.ndarray]:
+    """``mu`` = mean of the trees, ``var`` = their variance + ``var_floor``, ``probs`` = share of
+    trees whose prediction falls in each severity band."""
+    per_tree = np.stack([tree.predict(x) for tree in forest.estimators_])  # [trees, N]
+    bands = np.clip(np.digitize(per_tree, BAND_EDGES[1:-1]), 0, N_BANDS - 1)
+    probs = np.stack([(bands == k).mean(axis=0) for k in range(N_BANDS)], axis=1)
+    return {"mu": per_tree.mean(axis=0), "var": per_tree.var(axis=0) + var_floor, "probs": probs}
+
+
+
+
+def read_config(ckpt_dir: str | Path) -> dict[str, Any]:
+    """The ``config.json`` of a checkpoint folder (InputError when absent or not JSON)."""
+    path = Path(ckpt_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise InputError(path, "checkpoint has no config.json")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"not valid JSON ({exc.msg})") from exc
+
+
+def load_checkpoint(ckpt_dir: str | Path, map_location: str | torch.device = "cpu") -> tuple[Any, dict]:
+    """``(model, config)``: the rebuilt torch model in eval mode (or the fitted estimator).
+
+    Torch models are rebuilt with :func:`depsev.models.build_model` from the resolved model
+    config and loaded with ``weights_only=True``.
+    """
+    ckpt = Path(ckpt_dir)
+    config = read_config(ckpt)
+    if (ckpt / SKLEARN_FILE).is_file():
+        import joblib
+
+        return joblib.load(ckpt / SKLEARN_FILE), config
+    path = ckpt / MODEL_FILE
+    if not path.is_file():
+        raise InputError(ckpt, f"checkpoint has neither {MODEL_FILE} nor {SKLEARN_FILE}")
+    from depsev.models import ModelConfig, build_model
+
+    for key in ("kind", "modality", "model"):
+        if key not in config:
+            raise InputError(ckpt / CONFIG_FILE, f"config.json lacks {key!r}")
+    model = build_model(config["kind"], config["modality"], ModelConfig.from_dict(config["model"]))
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+        model.load_state_dict(state)
+    except (RuntimeError, OSError, ValueError) as exc:
+        raise InputError(path, f"cannot load the weights into a {config['kind']}/{config['modality']} "
+                               f"model ({exc})") from exc
+    model.eval()
+    return model, config
+
+
+@torch.no_grad()
+def predict_dataset(model: Any, config: dict, dataset: Any, *, batch_size: int = 64) -> pd.DataFrame:
+    """Chunk-level predictions of a loaded checkpoint on a :class:`depsev.data.ChunkDataset`."""
+    if config.get("kind") == "rf":
+        streams = _model_streams(config["modality"])
+        mcfg = ModelConfig.from_dict(config["model"])
+        x = summary_features(dataset, streams, mcfg, int(config["train"]["seed"]))
+        pred = forest_predictions(model, x, mcfg.var_floor)
+        pred["index"] = np.arange(len(dataset))
+        return chunk_table(dataset, pred)
+    model.eval()
+    parts: dict[str, list[np.ndarray]] = {}
+    for start in range(0, len(dataset), batch_size):
+        items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+        batch = {k: torch.stack([it[k] for it in items]) for k in items[0]}
+        for k, v in prediction_arrays(model(batch), batch["index"]).items():
+            parts.setdefault(k, []).append(v)
+    if not parts:
+        return chunk_table(dataset, {"index": np.zeros(0, int), "mu": np.zeros(0), "var": np.zeros(0),
+                                     "probs": np.zeros((0, N_BANDS))})
+    return chunk_table(dataset, {k: np.concatenate(v) for k, v in parts.items()})
+
+
+def check_features_match(config: dict, provenance: dict, where: str | Path) -> None:
+    """Refuse inputs prepared differently from the model's training data (feature set, VGGish
+    weights, normalization statistics)."""
+    trained = config.get("features", {})
+    for key in sorted(set(trained) & set(provenance)):
+        if key in ("synthetic", "dataset_kind"):
+            continue
+        if json.dumps(trained[key], sort_keys=True) != json.dumps(provenance[key], sort_keys=True):
+            raise InputError(where, f"features do not match the model: {key} is {provenance[key]!r} here "
+                                    f"but the model was trained with {trained[key]!r}")
+
+
+def predict_split(model_dir: str | Path, shard_dir: str | Path, manifest: pd.DataFrame | None = None
+                  ) -> pd.DataFrame:
+    """Chunk predictions of the checkpoint in ``model_dir`` on the shards in ``shard_dir``
+    (``results/shards/<modality>/<split>``), with gender joined from the manifest."""
+    from depsev.data.dataset import ChunkDataset
+
+    shard_dir = Path(shard_dir)
+    model, config = load_checkpoint(model_dir)
+    split, modality = shard_dir.name, shard_dir.parent.name
+    if modality != config.get("shard_modality", modality):
+        raise InputError(shard_dir, f"model {model_dir} reads {config['shard_modality']} shards, "
+                                    f"not {modality}")
+    dataset = ChunkDataset.from_shards(shard_dir.parents[1], modality, split, purpose="evaluate")
+    check_features_match(config, dataset.provenance(), shard_dir)
+    df = predict_dataset(model, config, dataset)
+    if manifest is not None and len(df):
+        gender = dict(zip(manifest["participant_id"].astype(int), manifest["gender"].astype(str),
+                          strict=True))
+        df["gender"] = df["participant_id"].astype(int).map(gender).fillna("")
+    return df
