@@ -12,6 +12,13 @@ configfile: "config.yaml"
 validate(config, schema="workflow/schemas/config.schema.yaml")
 
 
+# depsev's own image (envs/apptainer/depsev.def) for every rule under --sdm apptainer; rules with
+# their own container (OpenFace) keep theirs
+if config.get("container"):
+
+    container: config["container"]
+
+
 report: "workflow/report/workflow.rst"
 
 

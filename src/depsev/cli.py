@@ -65,6 +65,20 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _cmd_cost(args) -> int:
+    from depsev.cost import cost_table
+
+    table = cost_table(args.benchmarks, args.manifest, cores_per_node=args.cores_per_node,
+                       nodes=tuple(args.nodes), label=args.label)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(table.markdown + "\n")
+        table.stages.to_csv(out.with_suffix(".tsv"), sep="\t", index=False)
+    print(table.markdown)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="depsev", description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--version", action="version", version=f"depsev {__version__}")
@@ -104,6 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also measure peak RSS of embedding a synthetic file this many minutes long")
     b.add_argument("--json", default=None, help="also write the result as JSON here")
     b.set_defaults(func=_cmd_bench)
+    c = sub.add_parser("cost", help="per-stage cost from a run's benchmarks, extrapolated to the full E-DAIC")
+    c.add_argument("--benchmarks", default="benchmarks")
+    c.add_argument("--manifest", default="results/manifest.parquet")
+    c.add_argument("--cores-per-node", type=int, default=32)
+    c.add_argument("--nodes", type=int, nargs="+", default=[1, 4, 16])
+    c.add_argument("--label", default="measured on this machine")
+    c.add_argument("--out", default=None, help="write the markdown here (and the stage table as .tsv)")
+    c.set_defaults(func=_cmd_cost)
     return p
 
 
