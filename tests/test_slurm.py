@@ -140,7 +140,8 @@ def slurm_run(tmp_path_factory):
     shutil.copy(REPO / "config.yaml", work / "config.yaml")
     since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - 60))
     t0 = time.monotonic()
-    res = _snakemake_slurm(work, "results/qc/summary.tsv", "--groups", *GROUPS, "--group-components", *GROUP_COMPONENTS, *GROUP_LIMITS,
+    res = _snakemake_slurm(work, "results/qc/summary.tsv", "--groups", *GROUPS,
+                           "--group-components", *GROUP_COMPONENTS, *GROUP_LIMITS,
                            limit=RUN_LIMIT)
     secs = time.monotonic() - t0
     out = res.stdout + res.stderr

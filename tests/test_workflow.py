@@ -57,7 +57,10 @@ def tiny_run(tmp_path_factory):
     shutil.copy(REPO / "config.yaml", work / "config.yaml")
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     cfg["demo"].update(participants=10, minutes=1.2, seed=5)
-    cfg["demo"]["chunks"] = {"video_frames": 600, "audio_frames": 15}
+    cfg["demo"]["chunks"] = {"video_frames": 600, "audio_frames": 20}
+    # every rule runs, with the smallest model grid: wiring, not learning (tests/test_learning.py)
+    cfg["train"].update(max_epochs=2, patience=2)
+    cfg["evaluate"].update(seeds=[0, 1], baselines=["rf", "lstm"], latency_repeats=2)
     (work / "tiny.yaml").write_text(yaml.safe_dump(cfg))
     res = _snakemake("--cores", "2", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
                      "--configfile", str(work / "tiny.yaml"))
@@ -71,20 +74,58 @@ def test_tiny_run_outputs(tiny_run):
     assert len(manifest) == 10
     summary = pd.read_csv(work / "results/qc/summary.tsv", sep="\t")
     assert (summary["participants_in"] == summary["ok"] + summary["flagged"]).all()
+    train = set(manifest.loc[(manifest["split"] == "train") & (manifest["status"] == "ok"), "participant_id"])
     for stats in ("video", "audio", "egemaps"):
         s = json.loads((work / f"results/normalize/{stats}.json").read_text())
-        train = set(manifest.loc[(manifest["split"] == "train") & (manifest["status"] == "ok"),
-                                 "participant_id"])
-        assert set(s["participant_ids"]) == train
+        assert s["fitted_on"] == "train" and set(s["participant_ids"]) == train
     for modality in ("video", "audio", "fusion"):
         for split in ("train", "dev", "test"):
             parts = sorted((work / f"results/shards/{modality}/{split}").glob("part-*.parquet"))
             assert parts, (modality, split)
             df = pd.read_parquet(parts[0])
             assert set(df["split"]) == {split}
-    for rule in ("audio_clean", "vggish_embed", "opensmile_lld", "face_frames", "chunk_shards"):
+    for rule in ("audio_clean", "vggish_embed", "opensmile_lld", "face_frames", "chunk_shards",
+                 "normalize_apply", "train_expert", "train_moe", "train_fusion", "train_baseline", "evaluate",
+                 "plots_render", "curves_render"):
         assert any((work / "benchmarks" / rule).glob("*.tsv")), rule
         assert any((work / "logs" / rule).glob("*.log")), rule
+    assert json.loads((work / "results/qc/integrity.json").read_text())["ok"] is True
+
+
+def test_tiny_run_models_and_tables(tiny_run):
+    work = tiny_run
+    for model in ("moe-fusion", "moe-fusion-shuffled", "moe-audio", "moe-video", "expert-audio-woz",
+                  "expert-video-ai", "rf-audio", "lstm-fusion"):
+        for seed in (0, 1):
+            d = work / f"results/models/{model}/seed{seed}"
+            cfg = json.loads((d / "config.json").read_text())
+            assert cfg["synthetic"] is True and cfg["data"]["splits"] == ["train", "dev"]
+            for split in ("dev", "test"):
+                m = json.loads((work / f"results/metrics/{model}/seed{seed}/{split}.json").read_text())
+                assert m["split"] == split and m["n_participants"] > 0
+    moe = json.loads((work / "results/models/moe-audio/seed0/config.json").read_text())
+    assert set(moe["init_experts"]) == {"woz", "ai"}
+    grid = pd.read_csv(work / "results/tables/comparison_grid.csv")
+    assert grid["dataset"].str.contains("synthetic").all()
+    headline = pd.read_csv(work / "results/tables/headline.csv")
+    assert {"real run", "shuffled-label control", "mean predictor"} <= set(headline["row"])
+    assert headline["row"].str.contains("oracle").any()
+    published = pd.read_csv(work / "results/tables/published.csv")
+    assert published["origin"].str.startswith("published").any()
+    assert published["origin"].str.contains("synthetic").any()
+    light = pd.read_csv(work / "results/tables/lightweight.csv")
+    assert (light.loc[light["model"] == "moe-fusion", "parameters"] < 128_905).all()
+    pngs = list((work / "results/plots").rglob("*.png"))
+    assert len(pngs) >= 10 and all(p.stat().st_size > 1000 for p in pngs)
+
+
+def test_report_renders_offline(tiny_run):
+    res = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tiny_run),
+                     "--configfile", str(tiny_run / "tiny.yaml"), "--report", str(tiny_run / "report.html"),
+                     cwd=tiny_run)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    html = (tiny_run / "report.html").read_text(errors="replace")
+    assert "SYNTHETIC" in html and "random" in html
 
 
 def test_single_stage_reruns(tiny_run):
@@ -92,4 +133,5 @@ def test_single_stage_reruns(tiny_run):
                      "--configfile", str(tiny_run / "tiny.yaml"), "--forcerun", "opensmile_lld", "-n")
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-3000:]
-    assert "opensmile_lld" in out and "vggish_embed" not in out.split("Job stats")[-1].split("Reasons")[0]
+    stats = out.split("Job stats:")[1].split("\n\n")[0]
+    assert "opensmile_lld" in stats and "vggish_embed" not in stats and "audio_clean" not in stats
