@@ -45,7 +45,8 @@ rule vggish_embed:
         "logs/vggish_embed/{pid}.log",
     benchmark:
         "benchmarks/vggish_embed/{pid}.tsv"
-    threads: 2
+    # one thread: per-session jobs run side by side (raise with --set-threads vggish_embed=N)
+    threads: 1
     resources:
         mem_mb=2500,
     script:

@@ -44,6 +44,7 @@ from torch.utils.data import Dataset, WeightedRandomSampler
 
 from depsev.constants import INTERVIEWERS, N_BANDS, PHQ_MAX, PHQ_MIN, SPLITS, phq_band
 from depsev.errors import InputError
+from depsev.hashing import file_sha256
 from depsev.shards.schema import (
     METADATA_KEY,
     SHARD_MODALITIES,
@@ -277,14 +278,6 @@ def balanced_sampler(dataset: ChunkDataset, seed: int,
                                  replacement=True, generator=generator)
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def data_fingerprint(shard_dirs: Iterable[str | Path]) -> dict[str, Any]:
     """sha256 of the shard files in ``shard_dirs`` and of their ``depsev`` metadata.
 
@@ -300,7 +293,7 @@ def data_fingerprint(shard_dirs: Iterable[str | Path]) -> dict[str, Any]:
         d = Path(d)
         files = shard_files(d)
         label = "/".join(d.parts[-2:])
-        entries = [{"name": f.name, "sha256": _file_sha256(f)} for f in files]
+        entries = [{"name": f.name, "sha256": file_sha256(f)} for f in files]
         raw = (pq.read_schema(files[0]).metadata or {}).get(METADATA_KEY, b"")
         meta_sha = hashlib.sha256(json.dumps(json.loads(raw or b"null"), sort_keys=True).encode()).hexdigest()
         overall.update(json.dumps({"dir": label, "files": entries, "metadata": meta_sha},

@@ -12,21 +12,17 @@ Each check returns ``{"ok": bool, "detail": ...}``; :func:`check_integrity` rais
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import pandas as pd
 
+from depsev.hashing import file_sha256
 from depsev.shards.schema import decode_metadata, shard_files
 
 
 class IntegrityError(RuntimeError):
     """A leakage or bookkeeping problem that makes the evaluation meaningless."""
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def check_splits(manifest: pd.DataFrame) -> dict:
@@ -50,12 +46,12 @@ def check_statistics(manifest: pd.DataFrame, stats_files: list[str | Path]) -> d
         good = stats.get("fitted_on") == "train" and not leaked and bool(used)
         ok &= good
         detail[f.name] = {"fitted_on": stats.get("fitted_on"), "n_participants": len(used),
-                          "non_train_participants": leaked, "sha256": _sha256(f)}
+                          "non_train_participants": leaked, "sha256": file_sha256(f)}
     return {"ok": ok, "detail": detail}
 
 
 def check_shards(manifest: pd.DataFrame, stats_files: list[str | Path], shard_dirs: list[str | Path]) -> dict:
-    sha = {Path(f).stem: _sha256(Path(f)) for f in stats_files}
+    sha = {Path(f).stem: file_sha256(Path(f)) for f in stats_files}
     split_of = dict(zip(manifest["participant_id"].astype(int), manifest["split"], strict=True))
     problems = []
     for d in shard_dirs:

@@ -49,6 +49,7 @@ from depsev.constants import AUDIO_SR
 from depsev.errors import InputError
 from depsev.features.io import fixed_list as _fixed_list
 from depsev.features.io import read_segments, session_times, write_feature_parquet
+from depsev.hashing import file_sha256
 
 #: published torchvggish weights (the 8 hex digits in the name are the sha256 prefix)
 VGGISH_WEIGHTS_URL = "https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth"
@@ -73,14 +74,6 @@ assert SR == AUDIO_SR
 
 # ----------------------------------------------------------------------------------------------
 # weights
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _sha256_params(model: torch.nn.Module) -> str:
@@ -123,7 +116,7 @@ def load_vggish(weights: str | Path, sha256: str | None, *, allow_random: bool) 
     if not path.is_file():
         raise InputError(path, "VGGish weights file not found; fetch it with `depsev weights vggish` "
                          f"(or download {VGGISH_WEIGHTS_URL} by hand)")
-    digest = _sha256_file(path)
+    digest = file_sha256(path)
     if sha256 is not None:
         expected = sha256.strip().lower()
         if len(expected) < 8 or not digest.startswith(expected):
@@ -186,7 +179,7 @@ def expected_sha256_prefix(file_name: str) -> str:
 
 def verify_sha256_prefix(path: Path, prefix: str) -> str:
     """Return the file's sha256; InputError naming the file when it does not start with ``prefix``."""
-    digest = _sha256_file(path)
+    digest = file_sha256(path)
     if not digest.startswith(prefix.lower()):
         raise InputError(path, f"sha256 {digest} does not start with {prefix}: corrupt or wrong file")
     return digest

@@ -7,7 +7,6 @@ which statistics it was built from.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -16,13 +15,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from depsev.errors import InputError
+from depsev.hashing import file_sha256
 
 #: list-valued feature column of each modality (None: one column per feature)
 LIST_COLUMN = {"video": None, "audio": "fc2", "egemaps": None}
-
-
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _meta(table: pa.Table) -> dict:

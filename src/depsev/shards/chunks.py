@@ -29,7 +29,6 @@ frames (VGGish examples), then downsamples.  Rules implemented here (also in
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Iterator, Mapping
@@ -44,6 +43,7 @@ import pyarrow.parquet as pq
 
 from depsev.constants import FACE_FEATURES, N_BANDS
 from depsev.errors import InputError
+from depsev.hashing import file_sha256
 from depsev.shards.schema import (
     METADATA_KEY,
     SCHEMA_VERSION,
@@ -312,10 +312,6 @@ class _StreamSource:
     prenormalized: set = field(default_factory=set)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _file_meta(path: Path) -> dict:
     try:
         schema = pq.read_schema(path)
@@ -396,7 +392,7 @@ def _stats_and_normalization(spec: Any, stream: str) -> tuple[Mapping, dict]:
     if isinstance(spec, (str, Path)):
         path = Path(spec)
         stats = load_stats(path)
-        return stats, {"file": path.name, "sha256": _sha256(path)}
+        return stats, {"file": path.name, "sha256": file_sha256(path)}
     if isinstance(spec, Mapping):
         return spec, {"file": None, "sha256": None, "note": "statistics passed in memory"}
     raise TypeError(f"stats for {stream} must be a path to results/normalize/{stream}.json or a dict")
