@@ -39,7 +39,7 @@ def test_train_config_merge_and_validation():
     cfg = TrainConfig.resolve({"lr": 0.01, "betas": [0.8, 0.99], "max_epochs": 7},
                               {"max_epochs": 3, "seed": None})
     assert cfg.lr == 0.01 and cfg.betas == (0.8, 0.99) and cfg.max_epochs == 3 and cfg.seed == 0
-    assert cfg.weight_decay == 1e-4 and cfg.focal_gamma == 2.0 and cfg.balanced_sampling is True
+    assert cfg.weight_decay == 1e-4 and cfg.focal_gamma == 2.0 and cfg.balanced_sampling is False
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
     json.dumps(cfg.to_dict())
     with pytest.raises(InputError, match=r"unknown key\(s\) \['learning_rate'\]"):

@@ -86,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo-cohort", help="write a SYNTHETIC cohort in the E-DAIC layout (planted effects)")
     d.add_argument("out", help="output folder (the dataset root)")
-    d.add_argument("--participants", type=int, default=40)
-    d.add_argument("--minutes", type=float, default=3.0, help="approximate session length")
+    d.add_argument("--participants", type=int, default=48)
+    d.add_argument("--minutes", type=float, default=2.5, help="approximate session length")
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--overwrite", action="store_true", help="replace a cohort already in OUT")
     d.set_defaults(func=_cmd_demo_cohort)

@@ -20,7 +20,7 @@ KIND = config["dataset"]["kind"]
 ROOT = config["dataset"]["root"]
 IS_DEMO = KIND == "demo"
 SESSIONS_TABLE = config["dataset"].get("sessions_table") or ""
-DEMO = {"participants": 40, "minutes": 3.0, "seed": 7, **config.get("demo", {})}
+DEMO = {"participants": 48, "minutes": 2.5, "seed": 7, **config.get("demo", {})}
 AUDIO = {"source": "depsev", "denoise": True, "normalize": True, "segmentation": "auto", **config.get("audio", {})}
 VGGISH = {"sha256": None, "batch_size": 32, **AUDIO.get("vggish", {"weights": "random"})}
 OPENSMILE = {"feature_set": "eGeMAPSv02", "feature_level": "LowLevelDescriptors",

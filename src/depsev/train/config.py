@@ -50,7 +50,7 @@ class TrainConfig:
     #: clip the gradient norm to this value before each step (0 = no clipping)
     clip_grad_norm: float = 5.0
     #: class-balanced sampling of training chunks (by severity band)
-    balanced_sampling: bool = True
+    balanced_sampling: bool = False  # the paper balances classes; see config.yaml train.balanced_sampling
     seed: int = 0
     #: "auto" (cuda when available), "cpu" or "cuda"
     device: str = "auto"
