@@ -58,6 +58,15 @@ def _cmd_bench(args) -> int:
             result["memory"] = bench.bench_vggish_memory(minutes=args.memory_minutes, threads=args.threads,
                                                          weights=args.weights)
             print(json.dumps(result["memory"], indent=2))
+    elif args.what == "predict":
+        from depsev.predict import bench as pbench
+
+        if not args.model:
+            raise InputError(None, "bench predict needs --model (a trained checkpoint folder)")
+        result = {"end_to_end": pbench.bench_predict(args.model, normalize_dir=args.normalize,
+                                                     minutes=args.minutes, threads=args.threads),
+                  "model": pbench.bench_model(batch_size=args.batch_size, threads=args.threads)}
+        print(json.dumps(result, indent=2, default=str))
     else:  # pragma: no cover - argparse restricts choices
         raise SystemExit(f"unknown benchmark {args.what}")
     if args.json:
@@ -76,6 +85,33 @@ def _cmd_cost(args) -> int:
         out.write_text(table.markdown + "\n")
         table.stages.to_csv(out.with_suffix(".tsv"), sep="\t", index=False)
     print(table.markdown)
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    from depsev.predict.session import predict_session, summary_line, write_result
+
+    res = predict_session(args.model, args.session, kind=args.kind, audio=args.audio, openface=args.openface,
+                          video=args.video, transcript=args.transcript, participant_id=args.participant_id,
+                          interviewer=args.interviewer, normalize_dir=args.normalize,
+                          modalities=args.modalities.split(",") if args.modalities else None,
+                          vggish_weights=args.vggish_weights, work_dir=args.work_dir,
+                          allow_short=args.allow_short, segmentation=args.segmentation,
+                          denoise=not args.no_denoise, confidence_threshold=args.confidence_threshold,
+                          openface_image=args.openface_image, threads=args.threads)
+    if args.json:
+        write_result(res, args.json)
+    print(summary_line(res))
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from depsev.predict.export import compare_on_shards, export_model
+
+    info = export_model(args.model, args.out, batch_size=args.batch_size, int8=not args.no_int8)
+    if args.shards:
+        info["shards"] = compare_on_shards(args.model, args.out, args.shards, args.split)
+    print(json.dumps(info, indent=2, default=str))
     return 0
 
 
@@ -109,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=_cmd_weights)
 
     b = sub.add_parser("bench", help="speed benchmarks (not tests)")
-    b.add_argument("what", choices=["vggish"])
+    b.add_argument("what", choices=["vggish", "predict"])
     b.add_argument("--wav", default=None, help="audio to embed (default: synthetic speech-like signal)")
     b.add_argument("--seconds", type=float, default=60.0)
     b.add_argument("--threads", type=int, default=2)
@@ -117,7 +153,44 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--memory-minutes", type=float, default=0.0,
                    help="also measure peak RSS of embedding a synthetic file this many minutes long")
     b.add_argument("--json", default=None, help="also write the result as JSON here")
+    b.add_argument("--model", default=None, help="bench predict: a checkpoint folder")
+    b.add_argument("--normalize", default=None, help="bench predict: the training run's results/normalize")
+    b.add_argument("--minutes", type=float, default=15.0, help="bench predict: session length")
+    b.add_argument("--batch-size", type=int, default=16, help="bench predict: model batch size")
     b.set_defaults(func=_cmd_bench)
+    pr = sub.add_parser("predict", help="predict one NEW session (a research measurement, not a diagnosis)")
+    pr.add_argument("session", nargs="?", default=None, help="session folder (E-DAIC / DAIC-WOZ layout)")
+    pr.add_argument("--model", required=True, help="checkpoint folder (results/models/<model>/seed<k>)")
+    pr.add_argument("--normalize", default=None, help="the training run's results/normalize folder")
+    pr.add_argument("--kind", default="edaic", choices=["demo", "edaic", "daic-woz"])
+    pr.add_argument("--audio", default=None)
+    pr.add_argument("--openface", default=None)
+    pr.add_argument("--video", default=None)
+    pr.add_argument("--transcript", default=None)
+    pr.add_argument("--participant-id", type=int, default=None)
+    pr.add_argument("--interviewer", choices=["woz", "ai"], default=None)
+    pr.add_argument("--modalities", default=None, help="audio, video or audio,video")
+    pr.add_argument("--vggish-weights", default=None)
+    pr.add_argument("--segmentation", default="auto", choices=["auto", "transcript", "vad", "none"])
+    pr.add_argument("--no-denoise", action="store_true")
+    pr.add_argument("--confidence-threshold", type=float, default=0.75)
+    pr.add_argument("--allow-short", action="store_true",
+                    help="low-confidence result for a session shorter than one chunk")
+    pr.add_argument("--openface-image", default=None, help="config.yaml openface.image (for --video)")
+    pr.add_argument("--work-dir", default=None, help="keep the feature files here")
+    pr.add_argument("--threads", type=int, default=None)
+    pr.add_argument("--json", default=None, help="write the full result here")
+    pr.set_defaults(func=_cmd_predict)
+
+    ex = sub.add_parser("export", help="ONNX (fp32) + dynamic int8 of a trained model, with parity check")
+    ex.add_argument("--model", required=True)
+    ex.add_argument("--out", required=True)
+    ex.add_argument("--batch-size", type=int, default=16)
+    ex.add_argument("--no-int8", action="store_true")
+    ex.add_argument("--shards", default=None, help="shard root: compare torch/fp32/int8 on a split")
+    ex.add_argument("--split", default="dev")
+    ex.set_defaults(func=_cmd_export)
+
     c = sub.add_parser("cost", help="per-stage cost from a run's benchmarks, extrapolated to the full E-DAIC")
     c.add_argument("--benchmarks", default="benchmarks")
     c.add_argument("--manifest", default="results/manifest.parquet")

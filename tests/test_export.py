@@ -1,0 +1,83 @@
+"""``depsev export``: ONNX (fp32) and dynamic int8 files of trained models, parity with PyTorch on
+demo shards, int8 size and metric change (depsev.predict.export)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_predict import build_demo_run
+
+from depsev.errors import InputError
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> dict:
+    # the same on-disk run as tests/test_predict.py (built once per pytest session)
+    return build_demo_run(tmp_path_factory.getbasetemp() / "predict-demo-run")
+
+
+@pytest.fixture(scope="module")
+def fusion_export(demo_run, tmp_path_factory) -> tuple[Path, dict]:
+    from depsev.predict.export import export_model
+
+    out = tmp_path_factory.mktemp("onnx-fusion")
+    return out, export_model(demo_run["fusion"], out, batch_size=4)
+
+
+def test_fusion_onnx_matches_pytorch_on_demo_shards(demo_run, fusion_export):
+    from depsev.predict.export import compare_on_shards
+
+    out, info = fusion_export
+    assert (out / "model.onnx").is_file() and (out / "model.int8.onnx").is_file()
+    assert json.loads((out / "export.json").read_text())["files"] == info["files"]
+    assert info["inputs"]["xa"] == [4, 20, 4096] and info["inputs"]["xv"] == [4, 600, 49]
+    assert info["outputs"] == ["mu", "var", "probs", "gate", "alpha"]
+    assert info["parity_random_inputs"]["fp32"]["max_abs_diff"] <= 1e-4
+    report = compare_on_shards(demo_run["fusion"], out, demo_run["shards"], "dev")
+    assert report["chunks"] > 4  # more than one (padded) batch
+    assert max(report["fp32"]["max_abs_diff"].values()) <= 1e-4
+    assert report["fp32"]["participant_mae"] == pytest.approx(report["torch"]["participant_mae"], abs=1e-4)
+    # int8: smaller file, close outputs; its metric change is reported
+    assert report["int8"]["bytes"] < 0.8 * report["fp32"]["bytes"]
+    assert report["int8"]["max_abs_diff"]["mu"] < 0.5
+    assert abs(report["int8_mae_change"]) < 0.5
+    print(json.dumps({k: report[k] for k in ("torch", "fp32", "int8", "int8_mae_change")}))
+
+
+def test_onnx_missing_stream_equals_pytorch_without_it(demo_run, fusion_export):
+    from depsev.data.dataset import ChunkDataset
+    from depsev.predict.export import OnnxPredictor
+    from depsev.predict.inference import load_checkpoint
+
+    model, _ = load_checkpoint(demo_run["fusion"])
+    ds = ChunkDataset.from_shards(demo_run["shards"], "fusion", "dev", purpose="evaluate")
+    batch = {k: torch.stack([ds[i][k] for i in range(len(ds))]) for k in ("xv", "mv", "z")}
+    with torch.no_grad():
+        ref = model(batch)
+    got = OnnxPredictor(fusion_export[0] / "model.onnx")({k: v.numpy() for k, v in batch.items()})
+    np.testing.assert_allclose(got["mu"], ref.mu.numpy(), atol=1e-4)
+    np.testing.assert_allclose(got["alpha"][:, 0], 0.0)
+    with pytest.raises(InputError, match="z values"):
+        OnnxPredictor(fusion_export[0] / "model.onnx")({**{k: v.numpy() for k, v in batch.items()},
+                                                         "z": np.full(len(ds), 2)})
+
+
+def test_single_stream_model_export(demo_run, tmp_path):
+    from depsev.predict.export import compare_on_shards, export_model
+
+    info = export_model(demo_run["audio"], tmp_path, batch_size=2)
+    assert info["outputs"] == ["mu", "var", "probs"] and list(info["inputs"]) == ["xa", "ma", "z"]
+    report = compare_on_shards(demo_run["audio"], tmp_path, demo_run["shards"], "dev")
+    assert max(report["fp32"]["max_abs_diff"].values()) <= 1e-4
+    assert report["int8"]["bytes"] < report["fp32"]["bytes"]
+
+
+def test_export_refuses_what_it_cannot_export(tmp_path):
+    from depsev.predict.export import export_model
+
+    with pytest.raises(InputError, match="config.json"):
+        export_model(tmp_path / "missing", tmp_path / "out")

@@ -1,0 +1,277 @@
+"""``depsev predict`` on new sessions (depsev.predict.session): demo session, real fixtures,
+missing modalities, mismatched features, bad inputs, missing-modality cost."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from depsev.errors import InputError
+
+#: chunk sizes of the tiny test run (20 s of face at 30 fps; 20 VGGish examples)
+CHUNKS = {"video_frames": 600, "audio_frames": 20}
+DEMO_PARTICIPANTS, DEMO_MINUTES, DEMO_SEED = 10, 1.0, 3
+#: clean_session settings of the test run (and of every prediction on it): no denoise, for speed
+AUDIO_OPTS = {"denoise": False, "normalize": True, "segmentation": "auto"}
+DONE = "done.json"
+
+
+# ---------------------------------------------------------------- the trained test run
+def _features(cohort: Path, manifest: pd.DataFrame, feat: Path) -> None:
+    from depsev.features.audio import clean_session
+    from depsev.features.face import face_frames
+    from depsev.features.vggish import vggish_session
+
+    for row in manifest[manifest["status"] == "ok"].itertuples():
+        pid = int(row.participant_id)
+        wav, segs = feat / "audio" / f"{pid}.wav", feat / "audio" / f"{pid}_segments.parquet"
+        clean_session(row.audio_path, wav, segs, transcript_path=row.transcript_path or None,
+                      segmentation=AUDIO_OPTS["segmentation"], denoise=AUDIO_OPTS["denoise"],
+                      normalize=AUDIO_OPTS["normalize"])
+        vggish_session(wav, segs, feat / "vggish" / f"{pid}.parquet", weights="random", allow_random=True)
+        face_frames(row.openface_path, feat / "face" / f"{pid}.parquet", confidence_threshold=0.75)
+
+
+def build_demo_run(root: Path) -> dict:
+    """A tiny SYNTHETIC run made with the library stages (as the workflow does): cohort, features,
+    train-only normalization, fusion/video/audio shards, a fusion model and a video MoE model
+    (2 epochs each).  Reused when ``root/done.json`` exists (one build per pytest session)."""
+    if (root / DONE).is_file():
+        return json.loads((root / DONE).read_text())
+    import torch
+
+    from depsev.corpus.manifest import build_manifest
+    from depsev.corpus.synthetic import generate_cohort
+    from depsev.shards.chunks import ChunkConfig, build_shards
+    from depsev.shards.normalize import fit_from_files, save_stats, train_feature_paths
+    from depsev.train.run import train_model
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        if root.exists():
+            shutil.rmtree(root)
+        cohort, feat = root / "results" / "demo-cohort", root / "results" / "features"
+        generate_cohort(cohort, participants=DEMO_PARTICIPANTS, minutes=DEMO_MINUTES, seed=DEMO_SEED)
+        manifest = build_manifest(cohort, "demo")
+        _features(cohort, manifest, feat)
+        norm = root / "results" / "normalize"
+        for stream, folder in (("video", "face"), ("audio", "vggish")):
+            stats = fit_from_files(train_feature_paths(manifest, feat / folder), manifest, stream)
+            save_stats(stats, norm / f"{stream}.json")
+        cfg = ChunkConfig(**CHUNKS, dataset_kind="demo")
+        shards = root / "results" / "shards"
+        stats = {s: norm / f"{s}.json" for s in ("video", "audio")}
+        for modality in ("fusion", "video", "audio"):
+            for split in ("train", "dev", "test"):
+                build_shards(manifest, feat, stats, shards, modality=modality, split=split, cfg=cfg)
+        tcfg = {"max_epochs": 2, "device": "cpu", "batch_size": 8}
+        models = root / "results" / "models"
+        train_model(shards, models / "moe-fusion", kind="fusion", modality="fusion", seed=0, train_cfg=tcfg)
+        train_model(shards, models / "moe-video", kind="moe", modality="video", seed=0, train_cfg=tcfg)
+        train_model(shards, models / "expert-audio", kind="expert", modality="audio", interviewer="woz",
+                    seed=0, train_cfg=tcfg)
+    finally:
+        torch.set_num_threads(threads)
+    info = {"root": str(root), "cohort": str(cohort), "shards": str(shards), "normalize": str(norm),
+            "fusion": str(models / "moe-fusion"), "video": str(models / "moe-video"),
+            "audio": str(models / "expert-audio"),
+            "dev": [int(p) for p in manifest.loc[manifest["split"] == "dev", "participant_id"]],
+            "test": [int(p) for p in manifest.loc[manifest["split"] == "test", "participant_id"]]}
+    (root / DONE).write_text(json.dumps(info))
+    return info
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> dict:
+    return build_demo_run(tmp_path_factory.getbasetemp() / "predict-demo-run")
+
+
+def _predict(run: dict, pid: int | None = None, **kw):
+    from depsev.predict.session import predict_session
+
+    kw.setdefault("normalize_dir", run["normalize"])
+    kw.setdefault("threads", 2)
+    for k, v in AUDIO_OPTS.items():
+        kw.setdefault("normalize_audio" if k == "normalize" else k, v)
+    session = Path(run["cohort"]) / "data" / f"{pid}_P" if pid is not None else None
+    return predict_session(kw.pop("model", run["fusion"]), session, kind="demo", **kw)
+
+
+def _demo_files(run: dict, pid: int) -> dict[str, Path]:
+    d = Path(run["cohort"]) / "data" / f"{pid}_P"
+    return {"audio": d / f"{pid}_AUDIO.wav", "transcript": d / f"{pid}_Transcript.csv",
+            "openface": d / "features" / f"{pid}_OpenFace2.1.0_Pose_gaze_AUs.csv"}
+
+
+# ---------------------------------------------------------------- a demo session
+def test_demo_session_matches_the_workflow_and_reports_everything(demo_run, tmp_path):
+    from depsev.evaluate.aggregate import aggregate_participants
+    from depsev.predict.inference import predict_split
+    from depsev.predict.session import STATEMENT, summary_line, write_result
+
+    pid = demo_run["dev"][0]
+    res = _predict(demo_run, pid)
+    # the same chunks through the workflow's shards give the same predictions
+    chunks = predict_split(demo_run["fusion"], Path(demo_run["shards"]) / "fusion" / "dev")
+    mine = chunks[chunks["participant_id"] == pid].sort_values("chunk_index")
+    assert res["n_chunks"] == len(mine) > 1
+    np.testing.assert_allclose([c["mu"] for c in res["chunks"]], mine["mu"], atol=1e-4)
+    np.testing.assert_allclose([c["index"] for c in res["chunks"]], mine["chunk_index"])
+    people = aggregate_participants(mine)
+    assert res["phq8"]["estimate"] == pytest.approx(float(people["mu"].iloc[0]), abs=1e-4)
+    assert res["phq8"]["sigma"] == pytest.approx(float(np.sqrt(people["var"].iloc[0])), abs=1e-4)
+    # running trace: first = first chunk, last = the session estimate
+    assert res["chunks"][0]["running"]["mu"] == pytest.approx(res["chunks"][0]["mu"])
+    assert res["chunks"][-1]["running"]["mu"] == pytest.approx(res["phq8"]["estimate"])
+    lo, hi = res["phq8"]["interval90"]
+    assert 0 <= lo < res["phq8"]["estimate"] < hi <= 24
+    assert sum(res["band"]["probabilities"].values()) == pytest.approx(1.0)
+    assert res["binary"]["at_risk"] == (res["phq8"]["estimate"] >= 10)
+    assert set(res["expert_weights"]) == {"woz", "ai"} and set(res["modality_gates"]) == {"audio", "video"}
+    assert res["modalities_used"] == ["audio", "video"] and res["modalities_missing"] == []
+    assert res["statement"] == STATEMENT and not res["low_confidence"]
+    qc = res["qc"]
+    assert 10 < qc["participant_speech_s"] < qc["audio_duration_s"]
+    assert 0.5 < qc["face_valid_share"] <= 1
+    prov = res["provenance"]
+    assert prov["training_dataset"]["synthetic"] is True
+    assert prov["vggish_weights"]["weights_mode"] == "random"
+    assert len(prov["model_file_sha256"]) == 64 and prov["feature_set"]["audio"] == "vggish_fc2"
+    assert any("SYNTHETIC" in n for n in res["notes"])
+    assert {"audio_clean", "vggish", "face_frames", "chunking", "model", "total"} <= set(res["timings_s"])
+    line = summary_line(res)
+    assert "PHQ-8" in line and "not a diagnosis" in line and "\n" not in line
+    back = json.loads(write_result(res, tmp_path / "r.json").read_text())
+    assert back["phq8"] == res["phq8"]
+
+
+def test_audio_only_and_face_only(demo_run):
+    pid = demo_run["dev"][0]
+    both = _predict(demo_run, pid)
+    audio = _predict(demo_run, pid, modalities=["audio"])
+    face = _predict(demo_run, pid, modalities=["video"])
+    assert audio["modalities_used"] == ["audio"] and audio["modalities_missing"] == ["video"]
+    assert face["modalities_used"] == ["video"] and face["modalities_missing"] == ["audio"]
+    assert audio["modality_gates"]["video"] == 0.0 and face["modality_gates"]["audio"] == 0.0
+    assert any("video not used" in n for n in audio["notes"])
+    assert audio["qc"]["chunking"].startswith("audio-led") and "face_frames" not in audio["qc"]
+    assert "participant_speech_s" not in face["qc"]
+    assert len({both["phq8"]["estimate"], audio["phq8"]["estimate"], face["phq8"]["estimate"]}) == 3
+    # no wav at all: face only, said so, not low-confidence
+    files = _demo_files(demo_run, pid)
+    only_face = _predict(demo_run, openface=files["openface"], participant_id=pid)
+    assert only_face["modalities_used"] == ["video"] and not only_face["low_confidence"]
+    assert only_face["phq8"]["estimate"] == pytest.approx(face["phq8"]["estimate"])
+    assert any("no audio recording" in n for n in only_face["notes"])
+
+
+def test_single_stream_model(demo_run):
+    pid = demo_run["dev"][0]
+    res = _predict(demo_run, pid, model=demo_run["video"])
+    assert res["modalities_used"] == ["video"] and "modality_gates" not in res
+    assert set(res["expert_weights"]) == {"woz", "ai"}
+    with pytest.raises(InputError, match="does not read"):
+        _predict(demo_run, pid, model=demo_run["video"], modalities=["audio"])
+
+
+# ---------------------------------------------------------------- features must match the model
+def test_other_normalization_statistics_are_refused(demo_run, tmp_path):
+    from depsev.shards.normalize import load_stats, save_stats
+
+    norm = tmp_path / "normalize"
+    shutil.copytree(demo_run["normalize"], norm)
+    stats = load_stats(norm / "audio.json")
+    stats["max"][0] = float(stats["max"][0]) + 1.0
+    save_stats(stats, norm / "audio.json")
+    with pytest.raises(InputError, match=r"audio\.normalization_sha256"):
+        _predict(demo_run, demo_run["dev"][0], normalize_dir=norm)
+    with pytest.raises(InputError, match="normalization statistics"):
+        _predict(demo_run, demo_run["dev"][0], normalize_dir=tmp_path / "nowhere")
+
+
+def test_other_vggish_weights_or_feature_set_are_refused(demo_run, tmp_path):
+    weights = tmp_path / "vggish-10086976.pth"
+    weights.write_bytes(b"not used")
+    with pytest.raises(InputError, match="VGGish weights 'vggish-10086976.pth' here"):
+        _predict(demo_run, demo_run["dev"][0], vggish_weights=weights)
+    model = tmp_path / "model"
+    shutil.copytree(demo_run["fusion"], model)
+    cfg = json.loads((model / "config.json").read_text())
+    cfg["features"]["streams"]["audio"]["feature_set"] = "deepspectrum_vgg16_shipped"
+    (model / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(InputError, match=r"audio\.feature_set is 'vggish_fc2' here"):
+        _predict(demo_run, demo_run["dev"][0], model=model)
+
+
+# ---------------------------------------------------------------- real recordings
+def test_real_speech_and_openface_fixtures(demo_run, speech_fixtures, openface_fixtures):
+    from depsev.predict.session import summary_line
+
+    wav = speech_fixtures / "pyannote_sample_2speakers_16k.wav"
+    csv = openface_fixtures / "default.csv"  # 288 frames at 15 fps: shorter than one 600-frame chunk
+    with pytest.raises(InputError, match="shorter than one chunk"):
+        _predict(demo_run, openface=csv, interviewer="ai")
+    res = _predict(demo_run, audio=wav, openface=csv, interviewer="ai", allow_short=True)
+    assert res["low_confidence"] and any("shorter than one chunk" in f for f in res["flags"])
+    assert "LOW CONFIDENCE" in summary_line(res)
+    assert res["n_chunks"] == 1 and res["modalities_used"] == ["audio", "video"]
+    assert res["qc"]["segmentation"] == "vad" and 5 < res["qc"]["participant_speech_s"] <= 30.1
+    assert res["qc"]["face_frames"] == 288 and res["qc"]["face_valid_share"] == pytest.approx(1.0)
+    assert res["qc"]["face_fps"] == pytest.approx(15.0, rel=0.05)
+    assert 0 <= res["phq8"]["estimate"] <= 24 and res["chunks"][0]["valid_share"]["video"] < 0.5
+
+
+# ---------------------------------------------------------------- bad input
+def test_silent_audio_no_face_and_missing_things(demo_run, tmp_path):
+    pid = demo_run["dev"][0]
+    files = _demo_files(demo_run, pid)
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000 * 60, np.float32), 16000)
+    res = _predict(demo_run, audio=silent, openface=files["openface"], participant_id=pid)
+    assert res["low_confidence"] and res["modalities_used"] == ["video"]
+    assert any("audio not usable" in f and "silent" in f for f in res["flags"])
+    with pytest.raises(InputError, match="nothing the model can use"):
+        _predict(demo_run, audio=silent, participant_id=pid)
+    of = pd.read_csv(files["openface"])
+    success = [c for c in of.columns if c.strip() == "success"][0]
+    of[success] = 0
+    noface = tmp_path / f"{pid}_OpenFace2.1.0_Pose_gaze_AUs.csv"
+    of.to_csv(noface, index=False)
+    res = _predict(demo_run, audio=files["audio"], transcript=files["transcript"], openface=noface,
+                   participant_id=pid)
+    assert res["low_confidence"] and res["modalities_used"] == ["audio"]
+    assert any("no valid face frame" in f for f in res["flags"])
+    with pytest.raises(InputError, match="not found"):
+        _predict(demo_run, audio=tmp_path / "absent.wav", interviewer="woz")
+    with pytest.raises(InputError, match="interviewer type"):
+        _predict(demo_run, openface=files["openface"])
+    with pytest.raises(InputError, match="no recording"):
+        _predict(demo_run, transcript=files["transcript"], interviewer="woz")
+
+
+def test_video_without_container_runtime_says_how_to_give_the_csv(demo_run, tmp_path, monkeypatch):
+    monkeypatch.setattr("depsev.predict.session.shutil.which", lambda name: None)
+    video = tmp_path / "new.mp4"
+    video.write_bytes(b"\x00" * 16)
+    with pytest.raises(InputError, match="--openface"):
+        _predict(demo_run, video=video, interviewer="woz")
+
+
+# ---------------------------------------------------------------- missing-modality cost
+def test_modality_costs_on_dev(demo_run):
+    from depsev.predict.bench import modality_costs
+
+    costs = modality_costs(demo_run["fusion"], demo_run["shards"], "dev")
+    recorded = json.loads((Path(demo_run["fusion"]) / "config.json").read_text())["result"]
+    assert costs["both"] == pytest.approx(recorded["dev_participant_mae"], abs=1e-4)
+    for k in ("audio_only", "face_only", "train_mean_mae"):
+        assert np.isfinite(costs[k])
+    assert costs["cost_face_only"] == pytest.approx(costs["face_only"] - costs["both"])
+    print(json.dumps(costs))
