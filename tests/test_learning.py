@@ -79,3 +79,56 @@ def test_video_moe_learns_and_shuffled_labels_do_not(video_shards):
     assert real["dev_participant_mae"] < 0.85 * min(mean_mae, median_mae)
     assert shuffled["dev_participant_mae"] > 0.9 * min(mean_mae, median_mae)
     assert shuffled["dev_participant_mae"] > real["dev_participant_mae"] + 1.0
+
+
+@pytest.fixture(scope="module")
+def fusion_shards(video_shards) -> Path:
+    """Audio stages added to the same cohort (cleaning, random-weight VGGish), then fusion shards."""
+    from depsev.features.audio import clean_session
+    from depsev.features.vggish import vggish_session
+
+    work, _ = video_shards
+    manifest = build_manifest(work / "cohort", "demo")
+    audio_dir, vgg_dir = work / "features" / "audio", work / "features" / "vggish"
+    use = manifest.loc[manifest["split"].isin(["train", "dev"])]
+    for row in use.itertuples():
+        pid = row.participant_id
+        clean_session(row.audio_path, audio_dir / f"{pid}.wav", audio_dir / f"{pid}_segments.parquet",
+                      transcript_path=row.transcript_path)
+        vggish_session(audio_dir / f"{pid}.wav", audio_dir / f"{pid}_segments.parquet",
+                       vgg_dir / f"{pid}.parquet", weights="random", allow_random=True)
+    stats = fit_from_files(train_feature_paths(manifest, vgg_dir), manifest, "audio")
+    save_stats(stats, work / "normalize" / "audio.json")
+    for split in ("train", "dev"):
+        build_shards(manifest, work / "features",
+                     {"video": work / "normalize" / "video.json", "audio": work / "normalize" / "audio.json"},
+                     work / "shards", modality="fusion", split=split,
+                     cfg={**CHUNKS, "audio_frames": 16})
+    return work
+
+
+def test_fusion_model_learns_with_the_shipped_config(fusion_shards, video_shards):
+    """The fusion model with config.yaml's model/train settings (3 seeds) against the mean predictor
+    and the shuffled-label control (3 seeds)."""
+    import yaml
+
+    work = fusion_shards
+    cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())
+    model_cfg, train_cfg = cfg["model"], {**cfg["train"], "device": "cpu"}
+    real, shuffled = [], []
+    for seed in (0, 1, 2):
+        real.append(train_model(work / "shards", work / f"fusion{seed}", kind="fusion", modality="fusion",
+                                seed=seed, model_cfg=model_cfg, train_cfg=train_cfg))
+        shuffled.append(train_model(work / "shards", work / f"fusion-shuffled{seed}", kind="fusion",
+                                    modality="fusion", seed=seed, model_cfg=model_cfg, train_cfg=train_cfg,
+                                    shuffle_labels=True))
+    mean_mae = real[0]["train_mean_dev_mae"]
+    r = np.array([x["dev_participant_mae"] for x in real])
+    s = np.array([x["dev_participant_mae"] for x in shuffled])
+    oracle = video_shards[1]["splits"]["dev"]["oracle"]["mae"]
+    print(f"\nfusion dev participant MAE {r.mean():.2f} +- {r.std(ddof=1):.2f} {np.round(r, 2)}; "
+          f"shuffled {s.mean():.2f} +- {s.std(ddof=1):.2f} {np.round(s, 2)}; "
+          f"training-mean predictor {mean_mae:.2f}; oracle {oracle:.2f}")
+    assert r.mean() < 0.7 * mean_mae
+    assert s.mean() > 0.85 * mean_mae
+    assert s.mean() > r.mean() + 1.0
