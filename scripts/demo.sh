@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 . .venv/bin/activate
 snakemake --cores "${DEPSEV_CORES:-all}" "$@"
+snakemake --report results/report.html
 echo
-echo "Done. Outputs (SYNTHETIC demo cohort) are under results/: manifest.parquet, qc/summary.tsv,"
-echo "features/, normalize/, shards/<modality>/<split>/part-*.parquet"
+echo "Done (SYNTHETIC demo cohort -- no figure here is a result on a real corpus):"
+echo "  report:   results/report.html"
+echo "  tables:   results/tables/{headline,comparison_grid,published,lightweight}.csv"
+echo "  QC:       results/qc/summary.tsv, results/qc/integrity.json"
+echo "  features: results/features/, shards: results/shards/<modality>/<split>/part-*.parquet"
