@@ -135,3 +135,25 @@ def test_single_stage_reruns(tiny_run):
     assert res.returncode == 0, out[-3000:]
     stats = out.split("Job stats:")[1].split("\n\n")[0]
     assert "opensmile_lld" in stats and "vggish_embed" not in stats and "audio_clean" not in stats
+
+
+def test_predict_rules_on_new_session_folders(tiny_run):
+    """predict_new / predict_summary on a folder of new sessions (copies of two test sessions)."""
+    work = tiny_run
+    new = work / "new_recordings"
+    manifest = pd.read_parquet(work / "results/manifest.parquet")
+    pids = manifest.loc[manifest["split"] == "test", "participant_id"].tolist()[:2]
+    for pid in pids:
+        shutil.copytree(work / f"results/demo-cohort/data/{pid}_P", new / f"{pid}_P")
+    cfg = yaml.safe_load((work / "tiny.yaml").read_text())
+    cfg["predict"] = {"root": str(new), "kind": "demo", "model": "results/models/moe-fusion/seed0"}
+    (work / "predict.yaml").write_text(yaml.safe_dump(cfg))
+    res = _snakemake("results/predict/summary.tsv", "--cores", "2", "--snakefile", str(REPO / "Snakefile"),
+                     "--directory", str(work), "--configfile", str(work / "predict.yaml"))
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    summary = pd.read_csv(work / "results/predict/summary.tsv", sep="\t")
+    assert len(summary) == len(pids)
+    assert summary["summary"].str.contains("research measurement, not a diagnosis").all()
+    one = json.loads((work / f"results/predict/{pids[0]}.json").read_text())
+    assert one["provenance"]["training_dataset"]["synthetic"] is True
+    assert set(one["modalities_used"]) == {"audio", "video"}

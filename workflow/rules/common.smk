@@ -243,3 +243,26 @@ def tables_inputs(wildcards):
     if IS_DEMO:
         inputs["oracle"] = f"{ROOT}/ground_truth/summary.json"
     return inputs
+
+
+# ---------------------------------------------------------------- new recordings (depsev predict)
+PREDICT = dict(config.get("predict") or {})
+
+
+def _new_sessions():
+    """{pid: session folder} of the new recordings under predict.root (corpus readers' globbing)."""
+    if not PREDICT.get("root"):
+        raise ValueError("set predict.root (a folder of new session folders) to use the predict rules")
+    from depsev.corpus.sessions import find_sessions
+
+    kind = PREDICT.get("kind", "edaic")
+    found = find_sessions(PREDICT["root"], "edaic" if kind == "demo" else kind)
+    return {str(pid): str(files.directory) for pid, files in found.items()}
+
+
+def new_session_dir(wildcards):
+    return _new_sessions()[wildcards.pid]
+
+
+def new_session_results(wildcards):
+    return expand("results/predict/{pid}.json", pid=sorted(_new_sessions()))
