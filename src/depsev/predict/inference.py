@@ -49,8 +49,12 @@ def chunk_table(dataset: Any, out: dict[str, np.ndarray]) -> pd.DataFrame:
     labels = dataset.labels.iloc[out["index"]].reset_index(drop=True)
     df = labels[["participant_id", "chunk_index", "split", "interviewer", "phq_score", "band"]].copy()
     df["gender"] = labels["gender"] if "gender" in labels else ""
-    df["mu"] = out["mu"].astype(np.float64)
-    df["var"] = out["var"].astype(np.float64)
+    return pd.concat([df, prediction_frame(out)], axis=1)
+
+
+def prediction_frame(out: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Chunk predictions as a table: ``mu, var, p_band_0..4`` (+ ``gate_*``, ``alpha_*``)."""
+    df = pd.DataFrame({"mu": out["mu"].astype(np.float64), "var": out["var"].astype(np.float64)})
     probs = out["probs"].astype(np.float64)
     probs = probs / probs.sum(axis=1, keepdims=True)
     for k in range(N_BANDS):

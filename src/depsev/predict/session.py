@@ -37,7 +37,6 @@ This is a research measurement, not a diagnosis (:data:`STATEMENT`, in every res
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import shutil
@@ -62,15 +61,21 @@ from depsev.constants import (
     BINARY_THRESHOLD,
     FACE_FEATURES,
     INTERVIEWERS,
-    N_BANDS,
     PHQ_MAX,
     PHQ_MIN,
     interviewer_from_id,
 )
 from depsev.errors import InputError
 from depsev.evaluate.aggregate import P_BAND_COLUMNS, aggregate_participants
+from depsev.hashing import file_sha256
 from depsev.models import model_streams
-from depsev.predict.inference import MODEL_FILE, check_features_match, load_checkpoint, prediction_arrays
+from depsev.predict.inference import (
+    MODEL_FILE,
+    check_features_match,
+    load_checkpoint,
+    prediction_arrays,
+    prediction_frame,
+)
 from depsev.shards.chunks import STREAM_SOURCES, Chunk, ChunkList, chunk_sequence, pair_audio
 from depsev.shards.normalize import apply_normalizer, load_stats, read_audio_block, read_video_block
 
@@ -170,14 +175,6 @@ class ModelBundle:
         return self.config.get("features", {}).get("streams", {})
 
 
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def default_normalize_dir(config: dict) -> Path:
     """``<shard_root>/../normalize``: where the training run wrote its statistics."""
     return Path(config.get("data", {}).get("shard_root", "results/shards")).parent / "normalize"
@@ -197,7 +194,7 @@ def load_model_bundle(model_dir: str | Path, normalize_dir: str | Path | None = 
         raise InputError(model_dir / "config.json", f"no feature provenance for stream(s) {missing}")
     ndir = Path(normalize_dir) if normalize_dir is not None else default_normalize_dir(config)
     bundle = ModelBundle(model=model, config=config, directory=model_dir, streams=streams,
-                         model_sha256=sha256_file(model_dir / MODEL_FILE))
+                         model_sha256=file_sha256(model_dir / MODEL_FILE))
     for s in streams:
         name = (infos[s].get("normalization") or {}).get("file") or f"{s}.json"
         path = ndir / name
@@ -229,7 +226,7 @@ def _observed_features(bundle: ModelBundle, streams: Sequence[str], weights: dic
     for s in streams:
         out[f"{s}.feature_set"] = STREAM_SOURCES[s]["feature_set"]
         out[f"{s}.dim"] = len(bundle.stats[s]["feature_names"])
-        out[f"{s}.normalization_sha256"] = sha256_file(bundle.stats_files[s])
+        out[f"{s}.normalization_sha256"] = file_sha256(bundle.stats_files[s])
     return out
 
 
@@ -483,22 +480,6 @@ def run_model(model: torch.nn.Module, batch: dict[str, torch.Tensor], batch_size
 
 
 # ---------------------------------------------------------------- combining chunks
-def chunk_frame(out: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Chunk predictions as a table: ``mu, var, p_band_0..4`` (+ ``gate_*``, ``alpha_*``)."""
-    df = pd.DataFrame({"mu": out["mu"].astype(np.float64), "var": out["var"].astype(np.float64)})
-    probs = out["probs"].astype(np.float64)
-    probs = probs / probs.sum(axis=1, keepdims=True)
-    for k in range(N_BANDS):
-        df[P_BAND_COLUMNS[k]] = probs[:, k]
-    if "gate" in out:
-        for j, name in enumerate(INTERVIEWERS):
-            df[f"gate_{name}"] = out["gate"][:, j].astype(np.float64)
-    if "alpha" in out:
-        for j, name in enumerate(("audio", "video")):
-            df[f"alpha_{name}"] = out["alpha"][:, j].astype(np.float64)
-    return df
-
-
 def running_estimates(chunks: pd.DataFrame, interviewer: str) -> pd.DataFrame:
     """Participant-level estimate after each chunk (:func:`aggregate_participants` on every prefix);
     the last row is the session's estimate.
@@ -636,7 +617,7 @@ def _provenance(bundle: ModelBundle, feats: SessionFeatures, inputs: SessionInpu
                   "dev_participant_mae": cfg.get("result", {}).get("dev_participant_mae")},
         "feature_set": {s: bundle.stream_info[s].get("feature_set") for s in bundle.streams},
         "vggish_weights": feats.weights if feats.weights is not None else feat.get("weights"),
-        "normalization": {s: {"file": str(p), "sha256": sha256_file(p)}
+        "normalization": {s: {"file": str(p), "sha256": file_sha256(p)}
                           for s, p in bundle.stats_files.items()},
         "training_dataset": {"kind": kind, "synthetic": synthetic,
                              "description": ("SYNTHETIC demo cohort" if synthetic
@@ -732,7 +713,7 @@ def _predict_streams(bundle: ModelBundle, inputs: SessionInput, feats: SessionFe
                      "for the measured cost)")
     with _timer(timings, "model"), _threads(threads):
         out = run_model(bundle.model, chunk_batch(plan, INTERVIEWERS.index(who)), batch_size)
-    df = chunk_frame(out)
+    df = prediction_frame(out)
     running = running_estimates(df, who)
     return {**summarize(df, running, plan, used, bundle, who, flags, notes),
             "qc": _qc_record(inputs, feats, plan, streams), "provenance": _provenance(bundle, feats, inputs),
