@@ -80,9 +80,11 @@ def test_output_shapes_and_ranges(kind, modality):
 
 
 # ---------------------------------------------------------------- masks
+@pytest.mark.parametrize("encoder_steps", [0, 4])
 @pytest.mark.parametrize("kind,modality", GRID)
-def test_masked_frame_values_do_not_change_output(kind, modality):
-    model = eval_model(kind, modality)
+def test_masked_frame_values_do_not_change_output(kind, modality, encoder_steps):
+    # encoder_steps 4 < La 6 < Lv 20: both encoders pool before their LSTM
+    model = eval_model(kind, modality, ModelConfig(encoder_steps=encoder_steps))
     batch = make_batch()
     changed = dict(batch)
     for x, m in (("xa", "ma"), ("xv", "mv")):
@@ -105,14 +107,15 @@ def test_masked_frame_values_do_not_change_output(kind, modality):
         assert not torch.equal(model(other).mu, a.mu)
 
 
+@pytest.mark.parametrize("encoder_steps", [0, 4])
 @pytest.mark.parametrize("kind,modality", GRID)
-def test_all_masked_rows_give_finite_output(kind, modality):
+def test_all_masked_rows_give_finite_output(kind, modality, encoder_steps):
     batch = make_batch()
     batch["ma"][1] = False
     batch["mv"][1] = False
     batch["ma"][2] = False  # row 2: audio missing only
     with torch.no_grad():
-        pred = eval_model(kind, modality)(batch)
+        pred = eval_model(kind, modality, ModelConfig(encoder_steps=encoder_steps))(batch)
     for t in (pred.mu, pred.var, pred.logits):
         assert torch.isfinite(t).all()
     if modality == "fusion":
@@ -292,8 +295,39 @@ def test_analytic_flops_agree_with_ptflops(la, lv):
           f"(2 MACs + {report.elementwise:,} elementwise); ptflops {counted:,} MACs; diff {rel:.2%}")
     assert rel < PTFLOPS_TOLERANCE
     assert report.flops == 2 * report.macs + report.elementwise
-    # the video LSTM dominates at the paper's chunk sizes: 4 h (49 + h + 1) MACs per frame
-    assert report.components["video_lstm"][0] == lv * 4 * 32 * (49 + 32 + 1)
+    # the video LSTM runs over min(Lv, encoder_steps) pooled steps: 4 h (49 + h + 1) MACs per step
+    assert report.components["video_lstm"][0] == min(lv, cfg.encoder_steps) * 4 * 32 * (49 + 32 + 1)
+    # without pooling it runs over every frame and dominates at the paper's chunk sizes
+    full = fusion_flops(ModelConfig(encoder_steps=0), la, lv)
+    assert full.components["video_lstm"][0] == lv * 4 * 32 * (49 + 32 + 1)
+    assert full.macs > report.macs
+    counted0 = ptflops_macs(build_model("fusion", "fusion", ModelConfig(encoder_steps=0), seed=0),
+                            ModelConfig(encoder_steps=0), la, lv)
+    assert abs(full.macs - counted0) / counted0 < PTFLOPS_TOLERANCE
+
+
+def test_encoder_pools_to_encoder_steps_before_its_lstm():
+    from depsev.models.encoders import make_encoder
+
+    torch.manual_seed(0)
+    batch = make_batch(b=3, la=6, lv=20)
+    x, m = batch["xv"], batch["mv"]
+    pooled_enc = make_encoder("video", ModelConfig(encoder_steps=5, dropout=0.0)).eval()
+    plain_enc = make_encoder("video", ModelConfig(encoder_steps=0, dropout=0.0)).eval()
+    plain_enc.load_state_dict(pooled_enc.state_dict())  # same weights: pooling adds no parameters
+    with torch.no_grad():
+        h, hm = pooled_enc(x, m)
+        px, pm = masked_adaptive_pool(torch.where(m.unsqueeze(-1), x, 0.0), m, 5)
+        expected, _ = plain_enc(px, pm)  # the LSTM run over the 5 pooled steps
+        assert h.shape == (3, 5, 32) and hm.shape == (3, 5)
+        torch.testing.assert_close(h, expected)
+        assert torch.equal(hm, pm)
+        # a chunk no longer than encoder_steps is not pooled: same as running over every frame
+        longer = make_encoder("video", ModelConfig(encoder_steps=50, dropout=0.0)).eval()
+        longer.load_state_dict(pooled_enc.state_dict())
+        h50, m50 = longer(x, m)
+        h0, m0 = plain_enc(x, m)
+        assert torch.equal(h50, h0) and torch.equal(m50, m) and h0.shape[1] == 20
 
 
 # ---------------------------------------------------------------- config and errors
@@ -304,10 +338,16 @@ def test_model_config_round_trip_and_validation():
     assert ModelConfig.from_dict(None) == ModelConfig()
     with pytest.raises(InputError, match=r"config.yaml: .*unknown key\(s\) \['hiden'\]"):
         ModelConfig.from_dict({"hiden": 16}, source="config.yaml")
-    with pytest.raises(InputError, match="hidden must be int"):
+    with pytest.raises(InputError, match="model config: hidden must be an integer, got 16.5"):
         ModelConfig.from_dict({"hidden": 16.5})
-    with pytest.raises(InputError, match="precision_weighting must be bool"):
+    with pytest.raises(InputError, match="hidden must be an integer, got True"):  # a bool is no number
+        ModelConfig.from_dict({"hidden": True})
+    with pytest.raises(InputError, match="dropout must be a number, got '0.5'"):
+        ModelConfig.from_dict({"dropout": "0.5"})
+    with pytest.raises(InputError, match="precision_weighting must be true or false, got 1"):
         ModelConfig.from_dict({"precision_weighting": 1})
+    with pytest.raises(InputError, match="moe_variance must be a string"):
+        ModelConfig.from_dict({"moe_variance": 2})
     with pytest.raises(InputError, match="moe_variance must be one of"):
         ModelConfig.from_dict({"moe_variance": "max"})
     with pytest.raises(InputError, match="dropout must be in"):

@@ -210,6 +210,154 @@ def test_other_vggish_weights_or_feature_set_are_refused(demo_run, tmp_path):
         _predict(demo_run, demo_run["dev"][0], model=model)
 
 
+# ---------------------------------------------------------------- the training run's feature preparation
+def test_checkpoint_records_the_feature_preparation(demo_run):
+    """config.json records how the training features were prepared (from the feature files)."""
+    fusion = json.loads((Path(demo_run["fusion"]) / "config.json").read_text())["features"]["preparation"]
+    assert fusion["segmentation"] == "auto" and fusion["denoise"] is False
+    assert fusion["normalize_audio"] is True
+    assert fusion["confidence_threshold"] == 0.75 and fusion["min_coverage"] == 0.5
+    assert fusion["vggish_weights_mode"] == "random" and fusion["vggish_weights_file"] == "random"
+    assert "vggish_weights_sha256" not in fusion  # recorded for pretrained weights files only
+    assert fusion["feature_sets"] == {"video": "openface2_pose_gaze_au49", "audio": "vggish_fc2"}
+    assert set(fusion["segmentation_used"]) == {"transcript"}
+    assert fusion["sources"]["denoise"].startswith("feature files")
+    assert fusion["sources"]["min_coverage"] == "shards"
+    assert "conflicts" not in fusion
+    video = json.loads((Path(demo_run["video"]) / "config.json").read_text())["features"]["preparation"]
+    assert video["confidence_threshold"] == 0.75 and "denoise" not in video  # a face-only model
+
+
+def test_feature_preparation_from_the_workflow_config(demo_run):
+    from depsev.data.dataset import ChunkDataset
+    from depsev.train.run import feature_preparation
+
+    shards = demo_run["shards"]
+    train = ChunkDataset.from_shards(shards, "fusion", "train", purpose="train")
+    dev = ChunkDataset.from_shards(shards, "fusion", "dev", purpose="train")
+    image = "docker://example/openface@sha256:" + "0" * 64
+    cfg = {"audio": {"denoise": True, "normalize": True, "segmentation": "auto",
+                     "vggish": {"weights": "random"}},
+           "face": {"confidence_threshold": 0.75}, "openface": {"image": image, "binary": "/bin/FE"}}
+    # no feature files: the configuration fills in, and says so
+    prep = feature_preparation(train, dev, "fusion", feature_dir=None, feature_config=cfg)
+    assert prep["denoise"] is True and prep["sources"]["denoise"] == "workflow config"
+    assert prep["openface_image"] == image and prep["openface_binary"] == "/bin/FE"
+    # the feature files win over a configuration that disagrees; the conflict is recorded
+    feats = Path(demo_run["root"]) / "results" / "features"
+    prep = feature_preparation(train, dev, "fusion", feature_dir=feats, feature_config=cfg)
+    assert prep["denoise"] is False
+    n = len({*train.labels["participant_id"], *dev.labels["participant_id"]})
+    assert prep["sources"]["denoise"] == f"feature files ({n} sessions)"
+    assert prep["conflicts"] == {"denoise": {f"feature files ({n} sessions)": False, "workflow config": True}}
+    assert prep["openface_image"] == image and prep["sources"]["openface_image"] == "workflow config"
+
+
+def test_recorded_preparation_is_used_by_default(demo_run):
+    from depsev.predict.session import predict_session
+
+    pid = demo_run["dev"][0]
+    explicit = _predict(demo_run, pid)  # the test run's settings, given explicitly
+    session = Path(demo_run["cohort"]) / "data" / f"{pid}_P"
+    res = predict_session(demo_run["fusion"], session, kind="demo", normalize_dir=demo_run["normalize"],
+                          threads=2)
+    prep = res["provenance"]["preparation"]
+    # the test run was prepared WITHOUT denoising (depsev's default is to denoise)
+    assert prep["denoise"] == {"value": False, "source": "checkpoint", "trained": False}
+    for key, value in (("segmentation", "auto"), ("normalize_audio", True), ("confidence_threshold", 0.75),
+                       ("min_coverage", 0.5)):
+        assert prep[key]["value"] == value and prep[key]["source"] == "checkpoint", key
+    assert prep["vggish_weights"]["value"] == "random" and prep["vggish_weights"]["source"] == "checkpoint"
+    assert set(prep["training_segmentation_used"]) == {"transcript"}
+    assert "note" not in prep
+    assert res["phq8"]["estimate"] == pytest.approx(explicit["phq8"]["estimate"], abs=1e-6)
+    assert explicit["provenance"]["preparation"]["denoise"]["source"] == "given"
+
+
+def test_other_preparation_than_the_training_run_is_refused(demo_run):
+    pid = demo_run["dev"][0]
+    with pytest.raises(InputError, match="denoise is True here but the model was trained with False"):
+        _predict(demo_run, pid, denoise=True)
+    with pytest.raises(InputError, match="confidence_threshold is 0.5 here but the model was trained with 0"):
+        _predict(demo_run, pid, confidence_threshold=0.5)
+    with pytest.raises(InputError, match="segmentation is 'vad' here but the model was trained with 'auto'"):
+        _predict(demo_run, pid, segmentation="vad")
+    with pytest.raises(InputError, match="normalize_audio is False"):
+        _predict(demo_run, pid, normalize_audio=False, model=demo_run["audio"])
+    # harmless differences are accepted, and said so
+    res = _predict(demo_run, pid, segmentation="transcript", min_coverage=0.9)
+    prep = res["provenance"]["preparation"]
+    assert prep["segmentation"]["value"] == "transcript" and "harmless" in prep["segmentation"]["source"]
+    assert prep["min_coverage"] == {"value": 0.9, "trained": 0.5, "source": prep["min_coverage"]["source"]}
+    assert "harmless" in prep["min_coverage"]["source"]
+
+
+def test_settings_of_a_stream_not_predicted_from_are_not_compared(demo_run):
+    from depsev.predict.session import load_model_bundle, resolve_preparation
+
+    bundle = load_model_bundle(demo_run["fusion"], demo_run["normalize"])
+    settings, record = resolve_preparation(bundle, ("audio",), {"confidence_threshold": 0.5})
+    assert settings["confidence_threshold"] == 0.5 and record["confidence_threshold"]["used"] is False
+    with pytest.raises(InputError, match="confidence_threshold"):
+        resolve_preparation(bundle, ("audio", "video"), {"confidence_threshold": 0.5})
+
+
+def test_old_checkpoint_without_recorded_preparation(demo_run, tmp_path):
+    from depsev.predict.session import NOT_RECORDED, load_model_bundle, resolve_preparation
+
+    model = tmp_path / "old-model"
+    shutil.copytree(demo_run["fusion"], model)
+    cfg = json.loads((model / "config.json").read_text())
+    del cfg["features"]["preparation"]
+    (model / "config.json").write_text(json.dumps(cfg))
+    pid = demo_run["dev"][0]
+    res = _predict(demo_run, pid, model=model, modalities=["video"], confidence_threshold=None)
+    prep = res["provenance"]["preparation"]
+    assert prep["note"] == NOT_RECORDED and "records no feature preparation" in prep["note"]
+    assert prep["confidence_threshold"] == {"value": 0.75,
+                                            "source": "default (not recorded in the checkpoint)"}
+    assert res["modalities_used"] == ["video"]
+    # nothing to compare with: explicit values are taken as given
+    bundle = load_model_bundle(model, demo_run["normalize"])
+    settings, record = resolve_preparation(bundle, ("audio", "video"),
+                                           {"denoise": True, "segmentation": "vad"})
+    assert settings["denoise"] is True and settings["segmentation"] == "vad"
+    assert settings["normalize_audio"] is True and record["normalize_audio"]["source"].startswith("default")
+
+
+def test_vggish_weights_file_is_checked_by_sha256(demo_run, tmp_path):
+    from depsev.hashing import file_sha256
+    from depsev.predict.session import load_model_bundle, resolve_vggish
+
+    trained = tmp_path / "vggish-10086976.pth"
+    trained.write_bytes(b"the trained weights")
+    model = tmp_path / "pretrained-model"
+    shutil.copytree(demo_run["fusion"], model)
+    cfg = json.loads((model / "config.json").read_text())
+    cfg["features"]["weights"] = {"weights_mode": "pretrained", "weights_file": trained.name}
+    cfg["features"]["preparation"].update(vggish_weights_mode="pretrained", vggish_weights_file=trained.name,
+                                          vggish_weights_sha256=file_sha256(trained))
+    (model / "config.json").write_text(json.dumps(cfg))
+    bundle = load_model_bundle(model, demo_run["normalize"])
+    other = tmp_path / "other" / trained.name  # same name, other content
+    other.parent.mkdir()
+    other.write_bytes(b"other weights")
+    with pytest.raises(InputError, match=r"VGGish weights 'vggish-10086976.pth' here \(sha256 [0-9a-f]{64}\) "
+                                         r"but the model was trained with"):
+        resolve_vggish(bundle, other)
+    copy = tmp_path / "renamed.pth"
+    shutil.copy(trained, copy)
+    weights, allow_random, rec = resolve_vggish(bundle, copy)
+    assert weights == str(copy) and not allow_random and "renamed copy" in rec["source"]
+    with pytest.raises(InputError, match="pass that file"):
+        resolve_vggish(bundle, None)
+    # the training run's configured weights file, when it is here with the recorded sha256
+    cfg["features"]["preparation"]["vggish_weights_path"] = str(trained)
+    (model / "config.json").write_text(json.dumps(cfg))
+    weights, _, rec = resolve_vggish(load_model_bundle(model, demo_run["normalize"]), None)
+    assert weights == str(trained) and rec["source"].startswith("checkpoint")
+
+
 # ---------------------------------------------------------------- real recordings
 def test_real_speech_and_openface_fixtures(demo_run, speech_fixtures, openface_fixtures):
     from depsev.predict.session import summary_line
@@ -223,6 +371,8 @@ def test_real_speech_and_openface_fixtures(demo_run, speech_fixtures, openface_f
     assert "LOW CONFIDENCE" in summary_line(res)
     assert res["n_chunks"] == 1 and res["modalities_used"] == ["audio", "video"]
     assert res["qc"]["segmentation"] == "vad" and 5 < res["qc"]["participant_speech_s"] <= 30.1
+    # the training sessions were segmented by their transcripts: said so
+    assert any("found by vad here" in n and "transcript" in n for n in res["notes"])
     assert res["qc"]["face_frames"] == 288 and res["qc"]["face_valid_share"] == pytest.approx(1.0)
     assert res["qc"]["face_fps"] == pytest.approx(15.0, rel=0.05)
     assert 0 <= res["phq8"]["estimate"] <= 24 and res["chunks"][0]["valid_share"]["video"] < 0.5

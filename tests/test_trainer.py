@@ -46,6 +46,17 @@ def test_train_config_merge_and_validation():
         TrainConfig.from_dict({"learning_rate": 1e-3}, source="config.yaml")
     with pytest.raises(InputError, match="batch_size must be an integer"):
         TrainConfig.from_dict({"batch_size": 2.5})
+    with pytest.raises(InputError, match=r"command line: train config: betas must be a list of 2 numbers"):
+        TrainConfig.resolve({}, {"betas": [0.9]})
+    with pytest.raises(InputError, match="betas must be a list of 2 numbers, got \\[0.9, True\\]"):
+        TrainConfig.from_dict({"betas": [0.9, True]})
+    assert TrainConfig.from_dict({"betas": (0, 1e-3)}).betas == (0.0, 0.001)
+    with pytest.raises(InputError, match="balanced_sampling must be true or false, got 'yes'"):
+        TrainConfig.from_dict({"balanced_sampling": "yes"})
+    with pytest.raises(InputError, match=r"cfg.yaml: train config: lr must be > 0"):
+        TrainConfig.from_dict({"lr": 0}, source="cfg.yaml")  # the range check names the source too
+    # a base config is kept where the dict says nothing
+    assert TrainConfig.from_dict({"seed": 2}, base=TrainConfig(lr=0.5)) == TrainConfig(lr=0.5, seed=2)
     with pytest.raises(InputError, match="patience must be >= 1"):
         TrainConfig.from_dict({"patience": 0})
     with pytest.raises(InputError, match="device"):

@@ -48,6 +48,19 @@ def _cmd_weights(args) -> int:
     return 0
 
 
+def _read_yaml(path: str) -> dict:
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(p, "config file not found")
+    return yaml.safe_load(p.read_text()) or {}
+
+
+def _encoder_steps_override(args) -> dict:
+    return {} if args.encoder_steps is None else {"encoder_steps": args.encoder_steps}
+
+
 def _cmd_bench(args) -> int:
     from depsev import bench
 
@@ -63,9 +76,23 @@ def _cmd_bench(args) -> int:
 
         if not args.model:
             raise InputError(None, "bench predict needs --model (a trained checkpoint folder)")
+        from depsev.predict.inference import checkpoint_model_config, read_config
+
+        model_cfg = checkpoint_model_config(read_config(Path(args.model))).to_dict()
         result = {"end_to_end": pbench.bench_predict(args.model, normalize_dir=args.normalize,
                                                      minutes=args.minutes, threads=args.threads),
-                  "model": pbench.bench_model(batch_size=args.batch_size, threads=args.threads)}
+                  "model": pbench.bench_model(batch_sizes=tuple(args.batch_size), threads=args.threads,
+                                              model_cfg=model_cfg)}
+        print(json.dumps(result, indent=2, default=str))
+    elif args.what == "model":
+        from depsev.predict import bench as pbench
+
+        cfg = _read_yaml(args.config) if args.config else {}
+        chunks = dict(cfg.get("chunks") or {})
+        result = {"model": pbench.bench_model(
+            batch_sizes=tuple(args.batch_size), threads=args.threads,
+            steps=pbench.model_input_steps(chunks) if chunks else None,
+            model_cfg={**dict(cfg.get("model") or {}), **_encoder_steps_override(args)})}
         print(json.dumps(result, indent=2, default=str))
     else:  # pragma: no cover - argparse restricts choices
         raise SystemExit(f"unknown benchmark {args.what}")
@@ -97,7 +124,8 @@ def _cmd_predict(args) -> int:
                           modalities=args.modalities.split(",") if args.modalities else None,
                           vggish_weights=args.vggish_weights, work_dir=args.work_dir,
                           allow_short=args.allow_short, segmentation=args.segmentation,
-                          denoise=not args.no_denoise, confidence_threshold=args.confidence_threshold,
+                          denoise=args.denoise, normalize_audio=args.normalize_audio,
+                          confidence_threshold=args.confidence_threshold, min_coverage=args.min_coverage,
                           openface_image=args.openface_image, threads=args.threads)
     if args.json:
         write_result(res, args.json)
@@ -145,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=_cmd_weights)
 
     b = sub.add_parser("bench", help="speed benchmarks (not tests)")
-    b.add_argument("what", choices=["vggish", "predict"])
+    b.add_argument("what", choices=["vggish", "predict", "model"])
     b.add_argument("--wav", default=None, help="audio to embed (default: synthetic speech-like signal)")
     b.add_argument("--seconds", type=float, default=60.0)
     b.add_argument("--threads", type=int, default=2)
@@ -156,7 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--model", default=None, help="bench predict: a checkpoint folder")
     b.add_argument("--normalize", default=None, help="bench predict: the training run's results/normalize")
     b.add_argument("--minutes", type=float, default=15.0, help="bench predict: session length")
-    b.add_argument("--batch-size", type=int, default=16, help="bench predict: model batch size")
+    b.add_argument("--batch-size", type=int, nargs="+", default=[1, 16],
+                   help="bench predict / model: chunk pairs per batch (several allowed)")
+    b.add_argument("--config", default=None,
+                   help="bench model: a config.yaml whose model and chunks sections to use "
+                        "(default: the package defaults = the shipped config, paper chunk sizes)")
+    b.add_argument("--encoder-steps", type=int, default=None,
+                   help="bench model: override model.encoder_steps (0 = LSTM over every frame)")
     b.set_defaults(func=_cmd_bench)
     pr = sub.add_parser("predict", help="predict one NEW session (a research measurement, not a diagnosis)")
     pr.add_argument("session", nargs="?", default=None, help="session folder (E-DAIC / DAIC-WOZ layout)")
@@ -170,13 +204,21 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--participant-id", type=int, default=None)
     pr.add_argument("--interviewer", choices=["woz", "ai"], default=None)
     pr.add_argument("--modalities", default=None, help="audio, video or audio,video")
-    pr.add_argument("--vggish-weights", default=None)
-    pr.add_argument("--segmentation", default="auto", choices=["auto", "transcript", "vad", "none"])
-    pr.add_argument("--no-denoise", action="store_true")
-    pr.add_argument("--confidence-threshold", type=float, default=0.75)
+    # feature preparation: left out, each takes the training run's value recorded in the checkpoint;
+    # a different explicit value is refused (docs/predict.md)
+    pr.add_argument("--vggish-weights", default=None, help="VGGish state dict (default: the trained one)")
+    pr.add_argument("--segmentation", default=None, choices=["auto", "transcript", "vad", "none"],
+                    help="default: the training run's")
+    pr.add_argument("--denoise", action=argparse.BooleanOptionalAction, default=None,
+                    help="default: the training run's")
+    pr.add_argument("--normalize-audio", action=argparse.BooleanOptionalAction, default=None,
+                    help="peak-normalize the cleaned speech (default: the training run's)")
+    pr.add_argument("--confidence-threshold", type=float, default=None, help="default: the training run's")
+    pr.add_argument("--min-coverage", type=float, default=None, help="default: the training run's")
     pr.add_argument("--allow-short", action="store_true",
                     help="low-confidence result for a session shorter than one chunk")
-    pr.add_argument("--openface-image", default=None, help="config.yaml openface.image (for --video)")
+    pr.add_argument("--openface-image", default=None,
+                    help="config.yaml openface.image (for --video; default: the training run's)")
     pr.add_argument("--work-dir", default=None, help="keep the feature files here")
     pr.add_argument("--threads", type=int, default=None)
     pr.add_argument("--json", default=None, help="write the full result here")

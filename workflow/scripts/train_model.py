@@ -19,6 +19,7 @@ with log_to(single_log(snakemake)):  # noqa: F821 - injected by Snakemake
                           modality=sm.wildcards.get("modality", "fusion"),
                           interviewer=sm.wildcards.get("interviewer"), seed=int(sm.wildcards.seed),
                           model_cfg=sm.params.model_cfg, train_cfg=sm.params.train_cfg,
-                          shuffle_labels=bool(sm.params.shuffle), init_experts=init or None)
+                          shuffle_labels=bool(sm.params.shuffle), init_experts=init or None,
+                          feature_config=dict(sm.config))
     write_json(summary, Path(sm.output.model) / "summary.json")
     print(summary)

@@ -220,7 +220,7 @@ def lightweight_from_checkpoints(model_dirs: Sequence[str | Path], *, chunks: Ma
     sizes are the run's (the demo's are smaller than the paper's); the published row is the paper's.
     """
     from depsev.evaluate.tables import dataset_label
-    from depsev.predict.inference import load_checkpoint
+    from depsev.predict.inference import checkpoint_model_config, load_checkpoint
 
     cfg_chunks = ChunkConfig.coerce({**chunks, "dataset_kind": dataset_kind})
     rows = []
@@ -233,7 +233,7 @@ def lightweight_from_checkpoints(model_dirs: Sequence[str | Path], *, chunks: Ma
             rows.append({"model": name, "modality": modality,
                          "note": "random forest: not a neural network; no FLOPs/latency measured"})
             continue
-        mcfg = ModelConfig.from_dict(config["model"])
+        mcfg = checkpoint_model_config(config)
         lv = math.ceil(cfg_chunks.video_frames / cfg_chunks.video_downsample)
         la = (cfg_chunks.fusion_audio_steps if modality == "fusion"
               else math.ceil(cfg_chunks.audio_frames / cfg_chunks.audio_downsample))

@@ -91,7 +91,7 @@ class LSTMBranch(nn.Module):
         self.out_features = cfg.hidden
 
     def forward(self, x: Tensor, m: Tensor) -> Tensor:
-        return masked_mean(self.encoder(x, m), m)
+        return masked_mean(*self.encoder(x, m))
 
 
 class PooledBaseline(nn.Module):

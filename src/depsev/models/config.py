@@ -11,17 +11,17 @@ the VGGish fc2 frames is the largest single matrix, so ``audio_proj`` is kept sm
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from depsev.errors import InputError
+from depsev.configtools import dataclass_from_dict, dataclass_to_dict, raise_problems
 
 #: how the mixture-of-experts combines the experts' uncertainties (see depsev.models.moe)
 MOE_VARIANCES = ("paper", "mixture")
+#: how error messages name this section
+SECTION = "model config"
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,11 @@ class ModelConfig:
     fusion_hidden: int = 32
     #: number of common time steps both modalities are pooled to before fusion
     fusion_steps: int = 30
+    #: at most this many time steps enter each encoder LSTM: a longer chunk is first brought to
+    #: ``encoder_steps`` equal time bins by masked average pooling (after the audio projection);
+    #: 0 = run the encoder LSTM over every frame.  The LSTM runs step by step, so this sets the
+    #: model's latency (see ``depsev bench model``).
+    encoder_steps: int = 60
     #: dropout probability (the paper retains neurons with p = 0.5, i.e. drops half)
     dropout: float = 0.5
     #: lower bound of every predicted variance, in PHQ points squared
@@ -59,14 +64,12 @@ class ModelConfig:
     rf_audio_dims: int = 32
 
     def __post_init__(self) -> None:
-        problems = _check_values(self)
-        if problems:
-            raise InputError(None, "model config: " + "; ".join(problems))
+        raise_problems(SECTION, _check_values(self))
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of every field (``ModelConfig.from_dict(cfg.to_dict()) == cfg``)."""
-        return dataclasses.asdict(self)
+        return dataclass_to_dict(self)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None, source: str | Path | None = None) -> ModelConfig:
@@ -74,38 +77,9 @@ class ModelConfig:
 
         Raises :class:`~depsev.errors.InputError` (naming ``source``) for unknown keys, values of
         the wrong type, or values out of range.  Integers are accepted for float fields; bools are
-        never accepted as numbers.
+        never accepted as numbers (:func:`depsev.configtools.dataclass_from_dict`).
         """
-        d = dict(d or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise InputError(source, f"model config: unknown key(s) {unknown}; known keys: {sorted(known)}")
-        hints = typing.get_type_hints(cls)
-        kwargs: dict[str, Any] = {}
-        for name, value in d.items():
-            kwargs[name] = _coerce(name, value, hints[name], source)
-        try:
-            return cls(**kwargs)
-        except InputError as err:
-            raise InputError(source, err.problem) from None
-
-
-def _coerce(name: str, value: Any, typ: Any, source: str | Path | None) -> Any:
-    """``value`` as ``typ`` (int, float, bool or str) or InputError."""
-    ok = False
-    if typ is bool:
-        ok = isinstance(value, bool)
-    elif typ is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif typ is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif typ is str:
-        ok = isinstance(value, str)
-    if not ok:
-        raise InputError(source, f"model config: {name} must be {typ.__name__}, got {value!r}")
-    return value
+        return dataclass_from_dict(cls, d, source, SECTION)
 
 
 def _check_values(cfg: ModelConfig) -> list[str]:
@@ -117,6 +91,9 @@ def _check_values(cfg: ModelConfig) -> list[str]:
         value = getattr(cfg, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             problems.append(f"{name} must be a positive integer, got {value!r}")
+    if not isinstance(cfg.encoder_steps, int) or isinstance(cfg.encoder_steps, bool) or cfg.encoder_steps < 0:
+        problems.append("encoder_steps must be a non-negative integer (0 = every frame), "
+                        f"got {cfg.encoder_steps!r}")
     if not 0.0 <= float(cfg.dropout) < 1.0:
         problems.append(f"dropout must be in [0, 1), got {cfg.dropout!r}")
     if not float(cfg.var_floor) > 0.0:

@@ -96,34 +96,50 @@ def masked_adaptive_pool(h: Tensor, m: Tensor, steps: int) -> tuple[Tensor, Tens
 
 # ---------------------------------------------------------------- encoders
 class SequenceEncoder(nn.Module):
-    """Optional per-frame linear projection, then a one-layer LSTM; masked in and out.
+    """Optional per-frame linear projection, optional time pooling, then a one-layer LSTM.
 
-    ``forward(x [B, L, D], m [B, L]) -> h [B, L, hidden]`` with ``h`` zero at masked steps.
+    ``forward(x [B, L, D], m [B, L]) -> (h [B, T, hidden], mh [B, T])``: ``T = L``, or
+    ``T = steps`` when ``steps`` > 0 and the chunk is longer (masked adaptive average pooling of
+    the (projected) frames into ``steps`` equal time bins, :func:`masked_adaptive_pool`);
+    ``mh`` says which of the ``T`` steps hold real frames and ``h`` is zero elsewhere.
+
+    Pooling a linear projection equals projecting the pooled frames, so the audio projection is
+    applied first (to 8 dims, cheap to pool).  The LSTM runs step by step, so ``steps`` bounds the
+    encoder's sequential work: this is what keeps the model's latency low at the paper's chunk
+    sizes (300 VGGish frames, 5000 face frames).
     """
 
-    def __init__(self, in_dim: int, hidden: int, proj: int | None = None, dropout: float = 0.0):
+    def __init__(self, in_dim: int, hidden: int, proj: int | None = None, dropout: float = 0.0,
+                 steps: int = 0):
         super().__init__()
         self.in_dim = in_dim
         self.hidden = hidden
+        self.steps = int(steps)
         self.proj = nn.Linear(in_dim, proj) if proj is not None else None
         self.lstm = nn.LSTM(proj if proj is not None else in_dim, hidden, batch_first=True)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, m: Tensor) -> Tensor:
-        w = m.to(x.dtype).unsqueeze(-1)
-        x = zero_masked(x, m)  # masked frames: their values (even NaN) never enter the network
-        if self.proj is not None:
-            x = self.proj(x) * w  # the projection's bias must not leak into masked steps either
+    def forward(self, x: Tensor, m: Tensor) -> tuple[Tensor, Tensor]:
+        # masked frames: their values (even NaN or inf) never enter the LSTM, nor does the
+        # projection's bias at masked steps.  A matrix product keeps rows apart, so a masked frame's
+        # values stay in its own row of the projection and are replaced by 0 there; this spares a
+        # copy of the large (4096-d) audio input.  (Chunks pad with zeros anyway.)
+        x = zero_masked(self.proj(x), m) if self.proj is not None else zero_masked(x, m)
+        if self.steps and x.shape[1] > self.steps:
+            x, m = masked_adaptive_pool(x, m, self.steps)
         h, _ = self.lstm(x)
-        return self.dropout(h) * w
+        return self.dropout(h) * m.to(h.dtype).unsqueeze(-1), m
 
 
 def make_encoder(stream: str, cfg: ModelConfig) -> SequenceEncoder:
-    """Audio: Linear(audio_dim -> audio_proj) + LSTM(hidden); video: LSTM(video_dim -> hidden)."""
+    """Audio: Linear(audio_dim -> audio_proj) + LSTM(hidden); video: LSTM(video_dim -> hidden);
+    both pooled to at most ``cfg.encoder_steps`` steps before the LSTM."""
     if stream == "audio":
-        return SequenceEncoder(cfg.audio_dim, cfg.hidden, proj=cfg.audio_proj, dropout=cfg.dropout)
+        return SequenceEncoder(cfg.audio_dim, cfg.hidden, proj=cfg.audio_proj, dropout=cfg.dropout,
+                               steps=cfg.encoder_steps)
     if stream == "video":
-        return SequenceEncoder(cfg.video_dim, cfg.hidden, proj=None, dropout=cfg.dropout)
+        return SequenceEncoder(cfg.video_dim, cfg.hidden, proj=None, dropout=cfg.dropout,
+                               steps=cfg.encoder_steps)
     raise ValueError(f"stream must be one of {STREAMS}, got {stream!r}")
 
 

@@ -76,21 +76,35 @@ def lstm_elementwise(hidden: int, steps: int) -> int:
     return steps * 13 * hidden
 
 
+def encoder_length(cfg: ModelConfig, length: int) -> int:
+    """Steps an encoder LSTM runs for a chunk of ``length`` frames (``cfg.encoder_steps`` pooling)."""
+    return min(length, cfg.encoder_steps) if cfg.encoder_steps else length
+
+
+def _pool_flops(length: int, steps: int, width: int) -> int:
+    """Masked adaptive pooling of ``[length, width]`` to ``steps``: mask multiply L w, two pools
+    (L w + L), divide + mask 2 T w."""
+    return 2 * length * width + length + 2 * steps * width
+
+
 def fusion_flops(cfg: ModelConfig, la: int, lv: int) -> FlopsReport:
     """Analytic MACs / FLOPs of :class:`~depsev.models.fusion.FusionModel` for one chunk pair."""
     h, hf, e, t = cfg.hidden, cfg.fusion_hidden, cfg.expert_hidden, cfg.fusion_steps
     r = FlopsReport(la=la, lv=lv)
-    # encoders: input masking, (audio) projection, LSTM, output masking
+    # encoders: input masking, (audio) projection, pooling to encoder_steps, LSTM, output masking
+    ta, tv = encoder_length(cfg, la), encoder_length(cfg, lv)
     r.add("audio_projection", linear_macs(cfg.audio_dim, cfg.audio_proj, la),
           la * cfg.audio_dim + la * cfg.audio_proj)
-    r.add("audio_lstm", lstm_macs(cfg.audio_proj, h, la), lstm_elementwise(h, la) + la * h)
-    r.add("video_lstm", lstm_macs(cfg.video_dim, h, lv),
-          lv * cfg.video_dim + lstm_elementwise(h, lv) + lv * h)
-    for name, length in (("audio", la), ("video", lv)):
+    r.add("video_masking", 0, lv * cfg.video_dim)
+    for name, length, steps, width in (("audio", la, ta, cfg.audio_proj), ("video", lv, tv, cfg.video_dim)):
+        if steps < length:
+            r.add(f"{name}_encoder_pooling", 0, _pool_flops(length, steps, width))
+    r.add("audio_lstm", lstm_macs(cfg.audio_proj, h, ta), lstm_elementwise(h, ta) + ta * h)
+    r.add("video_lstm", lstm_macs(cfg.video_dim, h, tv), lstm_elementwise(h, tv) + tv * h)
+    for name, length in (("audio", ta), ("video", tv)):
         # modality gate on the masked mean: mean 2 L h, Linear(h, 1), sigmoid + mask 2
         r.add("modality_gates", linear_macs(h, 1), 2 * length * h + 2)
-        # masked adaptive pooling: mask multiply L h, two pools (L h + L), divide + mask 2 T h
-        r.add(f"{name}_time_pooling", 0, 2 * length * h + length + 2 * t * h)
+        r.add(f"{name}_time_pooling", 0, _pool_flops(length, t, h))
         r.add("fusion_sum", 0, 2 * t * h)
     r.add("fusion_lstm", lstm_macs(h, hf, t), t * h + lstm_elementwise(hf, t) + t * hf)
     for _ in range(N_INTERVIEWERS):

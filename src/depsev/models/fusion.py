@@ -94,10 +94,10 @@ class FusionModel(nn.Module):
         used = torch.zeros(b, len(STREAMS), dtype=torch.bool, device=ref.device)
         for s, (x, m) in streams.items():
             k = STREAMS.index(s)
-            h = self.encoders[s](x, m)
+            h, hm = self.encoders[s](x, m)
             has_data = m.any(dim=1)
-            a = self.gates[s](masked_mean(h, m)) * has_data.to(h.dtype)
-            pooled, pmask = masked_adaptive_pool(h, m, self.steps)
+            a = self.gates[s](masked_mean(h, hm)) * has_data.to(h.dtype)
+            pooled, pmask = masked_adaptive_pool(h, hm, self.steps)
             fused = fused + a[:, None, None] * pooled
             fmask = fmask | pmask
             alpha[:, k] = a

@@ -119,7 +119,7 @@ class StreamExpertModel(nn.Module):
 
     def forward(self, batch: dict[str, Tensor]) -> Prediction:
         x, m = check_stream(batch, self.stream, self.dim)
-        return self.expert(self.encoder(x, m), m)
+        return self.expert(*self.encoder(x, m))
 
 
 class StreamMoEModel(nn.Module):
@@ -135,4 +135,4 @@ class StreamMoEModel(nn.Module):
     def forward(self, batch: dict[str, Tensor]) -> Prediction:
         x, m = check_stream(batch, self.stream, self.dim)
         z = check_interviewer(batch, x.shape[0])
-        return self.head(self.encoder(x, m), m, z)
+        return self.head(*self.encoder(x, m), z)

@@ -235,7 +235,8 @@ class OnnxPredictor:
             pad = self.batch_size - n
             if pad:
                 v = np.concatenate([v, np.zeros((pad, *v.shape[1:]), dtype=v.dtype)])
-            feed[name] = v.astype(np.int64 if name == "z" else (bool if name.startswith("m") else np.float32))
+            feed[name] = v.astype(np.int64 if name == "z" else (bool if name.startswith("m") else np.float32),
+                                  copy=False)  # no copy of the (large) audio frames when already float32
         return feed
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, np.ndarray]:

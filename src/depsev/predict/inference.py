@@ -119,12 +119,12 @@ def load_checkpoint(ckpt_dir: str | Path, map_location: str | torch.device = "cp
     path = ckpt / MODEL_FILE
     if not path.is_file():
         raise InputError(ckpt, f"checkpoint has neither {MODEL_FILE} nor {SKLEARN_FILE}")
-    from depsev.models import ModelConfig, build_model
+    from depsev.models import build_model
 
     for key in ("kind", "modality", "model"):
         if key not in config:
             raise InputError(ckpt / CONFIG_FILE, f"config.json lacks {key!r}")
-    model = build_model(config["kind"], config["modality"], ModelConfig.from_dict(config["model"]))
+    model = build_model(config["kind"], config["modality"], checkpoint_model_config(config))
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
         model.load_state_dict(state)
@@ -135,12 +135,23 @@ def load_checkpoint(ckpt_dir: str | Path, map_location: str | torch.device = "cp
     return model, config
 
 
+def checkpoint_model_config(config: dict) -> ModelConfig:
+    """The :class:`ModelConfig` a checkpoint was trained with (``config["model"]``).
+
+    Checkpoints written before ``encoder_steps`` existed ran their encoders over every frame: a
+    saved model section without the key means ``encoder_steps = 0``, not today's default.
+    """
+    saved = dict(config["model"])
+    saved.setdefault("encoder_steps", 0)
+    return ModelConfig.from_dict(saved)
+
+
 @torch.no_grad()
 def predict_dataset(model: Any, config: dict, dataset: Any, *, batch_size: int = 64) -> pd.DataFrame:
     """Chunk-level predictions of a loaded checkpoint on a :class:`depsev.data.ChunkDataset`."""
     if config.get("kind") == "rf":
         streams = _model_streams(config["modality"])
-        mcfg = ModelConfig.from_dict(config["model"])
+        mcfg = checkpoint_model_config(config)
         x = summary_features(dataset, streams, mcfg, int(config["train"]["seed"]))
         pred = forest_predictions(model, x, mcfg.var_floor)
         pred["index"] = np.arange(len(dataset))

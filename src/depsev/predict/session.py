@@ -10,10 +10,14 @@ Pipeline (every stage is the workflow's own library code, never a copy):
 2. features: :func:`depsev.features.audio.clean_session` -> :func:`depsev.features.vggish.vggish_session`
    (and, optionally, :func:`depsev.features.egemaps.egemaps_session`, not used by the models);
    :func:`depsev.features.face.face_frames`;
-3. the features must match the model: feature set, VGGish weights and the TRAINING run's normalization
-   statistics (``results/normalize/{video,audio}.json``, sha256 recorded in the model's
-   ``config.json``) are compared with :func:`depsev.predict.inference.check_features_match`; any
-   difference is refused with a message naming it;
+3. the features must match the model: the feature preparation (audio cleaning, face confidence
+   threshold, min_coverage, VGGish weights file) defaults to the training run's settings recorded
+   in ``config.json["features"]["preparation"]`` and an explicit other value is refused
+   (:func:`resolve_preparation`, :func:`resolve_vggish`); feature set, VGGish weights and the
+   TRAINING run's normalization statistics (``results/normalize/{video,audio}.json``, sha256
+   recorded in the model's ``config.json``) are compared with
+   :func:`depsev.predict.inference.check_features_match`; any difference is refused with a message
+   naming it;
 4. normalization (:func:`depsev.shards.normalize.apply_normalizer`) and chunking with the model's
    chunk sizes (:func:`depsev.shards.chunks.chunk_sequence`, :func:`~depsev.shards.chunks.pair_audio`);
 5. the model (:func:`depsev.predict.inference.load_checkpoint`,
@@ -237,22 +241,134 @@ def check_session_features(bundle: ModelBundle, streams: Sequence[str], weights:
                          _observed_features(bundle, streams, weights), where)
 
 
-def vggish_choice(bundle: ModelBundle, weights: str | Path | None) -> tuple[str, bool]:
-    """``(weights, allow_random)`` for VGGish: the trained weights mode, or refused early when the
-    file given is not the one the model was trained with."""
-    trained = bundle.config.get("features", {}).get("weights") or {}
-    mode, file = trained.get("weights_mode"), trained.get("weights_file")
+def resolve_vggish(bundle: ModelBundle, weights: str | Path | None) -> tuple[str, bool, dict[str, Any]]:
+    """``(weights, allow_random, record)`` for VGGish, checked against the training run's weights.
+
+    ``None`` takes the trained weights: ``random`` for a random-weights model, else the weights file
+    the training run's configuration named (``preparation.vggish_weights_path``) when it exists here
+    and has the recorded sha256 -- otherwise the file must be given.  A given file is refused when
+    its sha256 (recorded for pretrained weights) or, without a recorded sha256, its name differs from
+    the trained file's; a renamed copy with the recorded sha256 is accepted.
+    """
+    feats = bundle.config.get("features", {})
+    trained = feats.get("weights") or {}
+    prep = feats.get("preparation") or {}
+    mode = trained.get("weights_mode") or prep.get("vggish_weights_mode")
+    file = trained.get("weights_file") or prep.get("vggish_weights_file")
+    sha = prep.get("vggish_weights_sha256")
+    rec: dict[str, Any] = {"trained_mode": mode, "trained_file": file, "trained_sha256": sha}
     if weights is None:
         if mode == "random":
-            return "random", True
+            return "random", True, {**rec, "value": "random", "source": "checkpoint"}
+        path = prep.get("vggish_weights_path")
+        if path and Path(path).is_file() and (sha is None or file_sha256(path) == sha):
+            return str(path), False, {**rec, "value": str(path), "sha256": sha,
+                                      "source": "checkpoint (the training run's configured weights file)"}
+        sha_txt = f", sha256 {sha}" if sha else ""
         raise InputError(bundle.directory, f"the model was trained on VGGish features with weights "
-                                           f"{file!r} (pretrained): pass that file as vggish_weights / "
-                                           "--vggish-weights")
+                                           f"{file!r} (pretrained{sha_txt}): pass that file as "
+                                           "vggish_weights / --vggish-weights")
     given = "random" if str(weights) == "random" else Path(weights).name
+    if given != "random" and sha is not None:
+        path = _existing(weights, "VGGish weights file")
+        assert path is not None
+        digest = file_sha256(path)
+        if digest != sha:
+            raise InputError(weights, f"features do not match the model: VGGish weights {given!r} here "
+                                      f"(sha256 {digest}) but the model was trained with {file!r} "
+                                      f"(sha256 {sha})")
+        source = "given" if given == file else f"given (a renamed copy of {file!r}: same sha256)"
+        return str(weights), False, {**rec, "value": str(weights), "sha256": digest, "source": source}
     if file is not None and given != file:
         raise InputError(weights, f"features do not match the model: VGGish weights {given!r} here but the "
                                   f"model was trained with {file!r} (weights mode {mode})")
-    return str(weights), mode == "random"
+    return str(weights), mode == "random", {**rec, "value": str(weights), "source": "given"}
+
+
+def vggish_choice(bundle: ModelBundle, weights: str | Path | None) -> tuple[str, bool]:
+    """``(weights, allow_random)`` for VGGish (:func:`resolve_vggish` without its record)."""
+    w, allow_random, _ = resolve_vggish(bundle, weights)
+    return w, allow_random
+
+
+# ---------------------------------------------------------------- feature preparation
+#: feature-preparation arguments of :func:`predict_session` and the value each takes when the
+#: checkpoint records none (checkpoints written before ``features.preparation`` existed): the
+#: workflow's defaults (config.yaml ``audio.*``, ``face.confidence_threshold``, ``chunks.min_coverage``)
+PREPARATION_DEFAULTS: dict[str, Any] = {"segmentation": "auto", "denoise": True, "normalize_audio": True,
+                                        "confidence_threshold": 0.75, "min_coverage": 0.5}
+#: the stream each setting acts on (``None``: both)
+PREPARATION_STREAM: dict[str, str | None] = {"segmentation": "audio", "denoise": "audio",
+                                             "normalize_audio": "audio", "confidence_threshold": "video",
+                                             "min_coverage": None}
+NOT_RECORDED = ("the checkpoint records no feature preparation (written before depsev recorded it): "
+                "settings not given took depsev's defaults, which must equal the training run's")
+
+
+def harmless_difference(key: str, trained: Any, given: Any) -> str | None:
+    """Why an explicit setting that differs from the trained one is harmless (``None``: it is not)."""
+    if key == "min_coverage":
+        return ("min_coverage only decides whether the session's last, partial chunk is kept (padded) "
+                "or dropped; no feature changes")
+    if key == "segmentation" and trained == "auto" and given == "transcript":
+        return ("'auto' segments by the transcript whenever one is given; 'transcript' only refuses a "
+                "session without one")
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return bool(a) == bool(b)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+def resolve_preparation(bundle: ModelBundle, wanted: Sequence[str], given: dict[str, Any]
+                        ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(settings, record)``: the feature-preparation settings to use, and their provenance.
+
+    A setting left as ``None`` takes the value recorded in the checkpoint
+    (``config.json["features"]["preparation"]``, :func:`depsev.train.run.feature_preparation`), or
+    :data:`PREPARATION_DEFAULTS` when none is recorded (said so in the record).  An explicit value
+    that differs from the recorded one is refused with :class:`~depsev.errors.InputError` naming the
+    setting, the trained and the given value, unless :func:`harmless_difference` says why not; a
+    setting of a stream not predicted from (``wanted``) is not compared.
+    """
+    prep = bundle.config.get("features", {}).get("preparation")
+    recorded = prep if isinstance(prep, dict) else {}
+    settings: dict[str, Any] = {}
+    record: dict[str, Any] = {}
+    for key, default in PREPARATION_DEFAULTS.items():
+        stream = PREPARATION_STREAM[key]
+        applies = stream is None or stream in wanted
+        trained, value = recorded.get(key), given.get(key)
+        if value is None:
+            settings[key] = trained if trained is not None else default
+            source = "checkpoint" if trained is not None else "default (not recorded in the checkpoint)"
+        else:
+            settings[key], source = value, "given"
+            if trained is not None and applies and not _same(value, trained):
+                why = harmless_difference(key, trained, value)
+                if why is None:
+                    raise InputError(bundle.directory / "config.json",
+                                     f"feature preparation does not match the model: {key} is {value!r} "
+                                     f"here but the model was trained with {trained!r} (leave {key} out "
+                                     "to use the trained value)")
+                source = f"given; differs from the trained value, harmless: {why}"
+        entry: dict[str, Any] = {"value": settings[key], "source": source}
+        if trained is not None:
+            entry["trained"] = trained
+        if not applies:
+            entry["used"] = False
+        record[key] = entry
+    if not recorded:
+        record["note"] = NOT_RECORDED
+    else:
+        for key in ("feature_sets", "segmentation_used", "sources", "conflicts"):
+            if key in recorded:
+                record[f"training_{key}"] = recorded[key]
+    return settings, record
 
 
 # ---------------------------------------------------------------- features
@@ -265,9 +381,38 @@ def _timer(timings: dict[str, float], stage: str) -> Iterator[None]:
         timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - t0
 
 
+def openface_container_command(runtime: str, video: Path, raw: Path, *, image: str,
+                               binary: str | None = None) -> list[str]:
+    """The command line that runs FeatureExtraction (:func:`~depsev.features.openface_container.
+    feature_extraction_command`) on ``video`` into ``raw`` in ``image`` with ``runtime``.
+
+    Absolute paths, symlinks resolved (a linked video's target folder is what must be visible in
+    the container, and FeatureExtraction names its CSV after the target's stem).  ``docker``:
+    ``docker run --rm -v D:D ...`` for the video's folder and ``raw`` (``docker://`` stripped from
+    the image); ``apptainer`` / ``singularity``: ``exec --bind D,...`` (by default they see only
+    $HOME, /tmp and the working directory).
+    """
+    from depsev.features.openface_container import DEFAULT_BINARY, feature_extraction_command
+
+    video, raw = video.resolve(), raw.resolve()
+    cmd = feature_extraction_command(video, raw, binary=binary or DEFAULT_BINARY)
+    dirs = list(dict.fromkeys((str(video.parent), str(raw))))
+    if runtime == "docker":
+        mounts = [a for d in dirs for a in ("-v", f"{d}:{d}")]
+        return ["docker", "run", "--rm", *mounts, image.removeprefix("docker://"), *cmd]
+    return [runtime, "exec", "--bind", ",".join(dirs), image, *cmd]
+
+
 def openface_from_video(video: Path, out_dir: Path, participant_id: int | None, *,
                         image: str | None, binary: str | None = None) -> Path:
-    """Run OpenFace 2.x FeatureExtraction on ``video`` in the pinned container; return the CSV."""
+    """Run OpenFace 2.x FeatureExtraction on ``video`` in the pinned container
+    (:func:`openface_container_command`, the first runtime of :data:`CONTAINER_RUNTIMES` found on
+    PATH); return the CSV, renamed to E-DAIC's ``<ID>_OpenFace2.1.0_Pose_gaze_AUs.csv`` in ``out_dir``.
+
+    Without a runtime or an image, a failing run (the tail of its stderr, else stdout, is quoted),
+    or no CSV written: :class:`~depsev.errors.InputError` naming the video, with the FeatureExtraction
+    command to run by hand and the advice to pass the CSV with --openface.
+    """
     from depsev.features.openface_container import (
         DEFAULT_BINARY,
         edaic_openface_name,
@@ -275,8 +420,9 @@ def openface_from_video(video: Path, out_dir: Path, participant_id: int | None, 
         rename_to_edaic,
     )
 
+    video = Path(video)
     runtime = next((r for r in CONTAINER_RUNTIMES if shutil.which(r)), None)
-    raw = out_dir / "openface_raw"
+    raw = Path(out_dir) / "openface_raw"
     cmd = feature_extraction_command(video, raw, binary=binary or DEFAULT_BINARY)
     how = (f"run OpenFace 2.x yourself (`{' '.join(cmd)}`, or the workflow rule openface_extract) and "
            "pass the CSV it writes with --openface")
@@ -286,19 +432,17 @@ def openface_from_video(video: Path, out_dir: Path, participant_id: int | None, 
     if not image:
         raise InputError(video, f"no OpenFace container image given (config.yaml openface.image): {how}")
     raw.mkdir(parents=True, exist_ok=True)
-    if runtime == "docker":
-        vdir, rdir = video.parent.resolve(), raw.resolve()
-        mounts = ["-v", f"{vdir}:{vdir}", "-v", f"{rdir}:{rdir}"]
-        cmd = feature_extraction_command(video.resolve(), raw.resolve(), binary=binary or DEFAULT_BINARY)
-        full = ["docker", "run", "--rm", *mounts, image.removeprefix("docker://"), *cmd]
-    else:
-        full = [runtime, "exec", image, *cmd]
+    full = openface_container_command(runtime, video, raw, image=image, binary=binary)
     res = subprocess.run(full, capture_output=True, text=True)
     if res.returncode != 0:
+        tail = (res.stderr.strip() or res.stdout.strip())[-500:] or "(no output)"
         raise InputError(video, f"OpenFace FeatureExtraction failed ({runtime}, exit {res.returncode}): "
-                                f"{res.stderr[-500:]} -- {how}")
+                                f"{tail} -- {how}")
     pid = participant_id if participant_id is not None else 0
-    return rename_to_edaic(raw, video, pid, out_dir / edaic_openface_name(pid))
+    try:
+        return rename_to_edaic(raw, video.resolve(), pid, Path(out_dir) / edaic_openface_name(pid))
+    except InputError as exc:
+        raise InputError(video, f"OpenFace FeatureExtraction ({runtime}) ran but {exc} -- {how}") from exc
 
 
 @dataclass
@@ -345,7 +489,7 @@ def audio_features(inputs: SessionInput, work: Path, feats: SessionFeatures, *, 
 
 
 def face_features(inputs: SessionInput, work: Path, feats: SessionFeatures, *, confidence_threshold: float,
-                  openface_image: str | None) -> None:
+                  openface_image: str | None, openface_binary: str | None = None) -> None:
     """OpenFace CSV (or video -> container) -> face frames with validity."""
     from depsev.features.face import face_frames
 
@@ -354,7 +498,7 @@ def face_features(inputs: SessionInput, work: Path, feats: SessionFeatures, *, c
         assert inputs.video is not None
         with _timer(feats.timings, "openface"):
             csv = openface_from_video(inputs.video, work / "openface", inputs.participant_id,
-                                      image=openface_image)
+                                      image=openface_image, binary=openface_binary)
     out = work / "face" / f"{inputs.name}.parquet"
     with _timer(feats.timings, "face_frames"):
         feats.qc["face"] = face_frames(csv, out, confidence_threshold=confidence_threshold,
@@ -606,7 +750,8 @@ def _qc_record(inputs: SessionInput, feats: SessionFeatures, plan: ChunkPlan,
     return qc
 
 
-def _provenance(bundle: ModelBundle, feats: SessionFeatures, inputs: SessionInput) -> dict:
+def _provenance(bundle: ModelBundle, feats: SessionFeatures, inputs: SessionInput,
+                preparation: dict | None = None) -> dict:
     cfg = bundle.config
     feat = cfg.get("features", {})
     synthetic = bool(cfg.get("synthetic", feat.get("synthetic")))
@@ -622,6 +767,7 @@ def _provenance(bundle: ModelBundle, feats: SessionFeatures, inputs: SessionInpu
         "training_dataset": {"kind": kind, "synthetic": synthetic,
                              "description": ("SYNTHETIC demo cohort" if synthetic
                                              else f"real corpus ({kind})")},
+        "preparation": preparation or {},
         "inputs": {k: (str(v) if v is not None else None) for k, v in vars(inputs).items()},
         "depsev_version": __version__, "torch_version": torch.__version__,
     }
@@ -633,17 +779,22 @@ def predict_session(model_dir: str | Path, session_dir: str | Path | None = None
                     participant_id: int | None = None, interviewer: str | None = None,
                     normalize_dir: str | Path | None = None, modalities: Sequence[str] | None = None,
                     vggish_weights: str | Path | None = None, work_dir: str | Path | None = None,
-                    allow_short: bool = False, segmentation: str = "auto", denoise: bool = True,
-                    normalize_audio: bool = True, confidence_threshold: float = 0.75,
-                    min_coverage: float = 0.5, with_egemaps: bool = False, openface_image: str | None = None,
-                    threads: int | None = None, batch_size: int = 16) -> dict[str, Any]:
+                    allow_short: bool = False, segmentation: str | None = None, denoise: bool | None = None,
+                    normalize_audio: bool | None = None, confidence_threshold: float | None = None,
+                    min_coverage: float | None = None, with_egemaps: bool = False,
+                    openface_image: str | None = None, threads: int | None = None,
+                    batch_size: int = 16) -> dict[str, Any]:
     """Predict one new session end to end; returns the result dict (see docs/predict.md).
 
     ``modalities``: restrict to ``audio`` and/or ``video`` (default: every stream the model reads);
     ``work_dir``: keep the feature files there (default: a temporary folder, deleted);
     ``allow_short``: a session shorter than one chunk gives a padded, low-confidence result instead
-    of an error; ``segmentation``/``denoise``/``normalize_audio``/``confidence_threshold`` must be
-    the values the training run used (config.yaml ``audio.*``, ``face.confidence_threshold``).
+    of an error.  The feature preparation -- ``segmentation``, ``denoise``, ``normalize_audio``,
+    ``confidence_threshold``, ``min_coverage``, ``vggish_weights`` -- defaults to the training run's
+    settings recorded in the checkpoint; an explicit value that differs is refused
+    (:func:`resolve_preparation`, :func:`resolve_vggish`).  ``openface_image`` (for a video)
+    defaults to the training run's configured image.  The settings used, and where each came
+    from, are in the result's ``provenance["preparation"]``.
     """
     t_start = time.perf_counter()
     bundle = load_model_bundle(model_dir, normalize_dir)
@@ -651,7 +802,19 @@ def predict_session(model_dir: str | Path, session_dir: str | Path | None = None
                                  transcript=transcript, participant_id=participant_id)
     who = _resolve_interviewer(interviewer, inputs)
     wanted = _requested(bundle, modalities)
-    weights, allow_random = vggish_choice(bundle, vggish_weights) if "audio" in wanted else ("", False)
+    # refuse settings other than the training run's before any feature is computed
+    prep, prep_record = resolve_preparation(bundle, wanted, {
+        "segmentation": segmentation, "denoise": denoise, "normalize_audio": normalize_audio,
+        "confidence_threshold": confidence_threshold, "min_coverage": min_coverage})
+    weights, allow_random = "", False
+    if "audio" in wanted:
+        weights, allow_random, prep_record["vggish_weights"] = resolve_vggish(bundle, vggish_weights)
+    recorded = bundle.config.get("features", {}).get("preparation") or {}
+    if "video" in wanted:
+        image = openface_image or recorded.get("openface_image")
+        prep_record["openface_image"] = {
+            "value": image, "trained": recorded.get("openface_image"),
+            "source": "given" if openface_image else ("checkpoint" if image else "none")}
     # refuse mismatched normalization / feature sets before any feature is computed
     check_session_features(bundle, wanted, bundle.config.get("features", {}).get("weights"), bundle.directory)
     tmp = None if work_dir is not None else tempfile.TemporaryDirectory(prefix="depsev-predict-")
@@ -660,17 +823,25 @@ def predict_session(model_dir: str | Path, session_dir: str | Path | None = None
         feats = SessionFeatures()
         if "audio" in wanted and inputs.audio is not None:
             audio_features(inputs, work, feats, weights=weights, allow_random=allow_random,
-                           segmentation=segmentation, denoise=denoise, normalize_audio=normalize_audio,
-                           with_egemaps=with_egemaps, threads=threads)
+                           segmentation=prep["segmentation"], denoise=prep["denoise"],
+                           normalize_audio=prep["normalize_audio"], with_egemaps=with_egemaps,
+                           threads=threads)
         if "video" in wanted and (inputs.openface is not None or inputs.video is not None):
-            face_features(inputs, work, feats, confidence_threshold=confidence_threshold,
-                          openface_image=openface_image)
+            face_features(inputs, work, feats, confidence_threshold=prep["confidence_threshold"],
+                          openface_image=prep_record["openface_image"]["value"],
+                          openface_binary=recorded.get("openface_binary"))
         flags: list[str] = []
         notes: list[str] = []
         used = _usable_streams(bundle, inputs, feats, wanted, flags, notes)
-        check_session_features(bundle, used, feats.weights, feats.files.get("audio", bundle.directory))
-        result = _predict_streams(bundle, inputs, feats, used, who, flags, notes, min_coverage=min_coverage,
-                                  allow_short=allow_short, batch_size=batch_size, threads=threads)
+        observed = feats.weights
+        vg = prep_record.get("vggish_weights") or {}
+        if observed and vg.get("sha256") and vg.get("sha256") == vg.get("trained_sha256"):
+            observed = {**observed, "weights_file": vg["trained_file"]}  # a renamed copy, same sha256
+        check_session_features(bundle, used, observed, feats.files.get("audio", bundle.directory))
+        _segmentation_note(recorded, feats, used, notes)
+        result = _predict_streams(bundle, inputs, feats, used, who, flags, notes,
+                                  min_coverage=prep["min_coverage"], allow_short=allow_short,
+                                  batch_size=batch_size, threads=threads, preparation=prep_record)
         if work_dir is not None:
             result["files"] = {k: str(v) for k, v in feats.files.items()}
     finally:
@@ -678,6 +849,20 @@ def predict_session(model_dir: str | Path, session_dir: str | Path | None = None
             tmp.cleanup()
     result["timings_s"] = {**feats.timings, **result.pop("_timings"), "total": time.perf_counter() - t_start}
     return result
+
+
+def _segmentation_note(recorded: dict, feats: SessionFeatures, used: tuple[str, ...],
+                       notes: list[str]) -> None:
+    """A note when the session's participant speech was found another way (transcript / VAD) than
+    in any training session."""
+    trained = recorded.get("segmentation_used") or {}
+    if "audio" not in used or not trained:
+        return
+    here = feats.qc["audio"].get("segmentation")
+    if here and here not in trained:
+        how = ", ".join(f"{k} ({n})" for k, n in sorted(trained.items()))
+        notes.append(f"participant speech found by {here} here, but the training sessions were segmented "
+                     f"by {how}: give the transcript when there is one")
 
 
 @contextmanager
@@ -693,7 +878,7 @@ def _threads(n: int | None) -> Iterator[None]:
 
 def _predict_streams(bundle: ModelBundle, inputs: SessionInput, feats: SessionFeatures, used: tuple[str, ...],
                      who: str, flags: list[str], notes: list[str], *, min_coverage: float, allow_short: bool,
-                     batch_size: int, threads: int | None) -> dict[str, Any]:
+                     batch_size: int, threads: int | None, preparation: dict | None = None) -> dict[str, Any]:
     timings: dict[str, float] = {}
     with _timer(timings, "chunking"):
         streams = {s: read_stream(feats.files[s], s, bundle.stats[s]) for s in used}
@@ -716,7 +901,8 @@ def _predict_streams(bundle: ModelBundle, inputs: SessionInput, feats: SessionFe
     df = prediction_frame(out)
     running = running_estimates(df, who)
     return {**summarize(df, running, plan, used, bundle, who, flags, notes),
-            "qc": _qc_record(inputs, feats, plan, streams), "provenance": _provenance(bundle, feats, inputs),
+            "qc": _qc_record(inputs, feats, plan, streams),
+            "provenance": _provenance(bundle, feats, inputs, preparation),
             "_timings": timings}
 
 
@@ -786,6 +972,7 @@ def write_result(result: dict[str, Any], path: str | Path) -> Path:
 
 
 __all__ = ["STATEMENT", "SessionInput", "ModelBundle", "find_session_inputs", "load_model_bundle",
-           "check_session_features", "vggish_choice", "read_stream", "plan_chunks", "chunk_batch",
-           "run_model",
-           "running_estimates", "predict_session", "summary_line", "write_result", "openface_from_video"]
+           "check_session_features", "vggish_choice", "resolve_vggish", "resolve_preparation",
+           "harmless_difference", "PREPARATION_DEFAULTS", "openface_container_command", "read_stream",
+           "plan_chunks", "chunk_batch", "run_model", "running_estimates", "predict_session", "summary_line",
+           "write_result", "openface_from_video"]

@@ -10,7 +10,10 @@ Files written by :func:`save_checkpoint` into ``out_dir``:
     everything needed to rebuild and judge the model: ``kind``, ``modality``, ``interviewer``,
     ``seed``, ``shuffle_labels``, the RESOLVED ``model`` and ``train`` configs, ``data`` (the
     fingerprint of the train and dev shards), ``features`` (provenance from the shard metadata:
-    VGGish weights mode, feature sets, normalization sha256, dataset kind), ``synthetic``, and the
+    VGGish weights mode, feature sets, normalization sha256, dataset kind; and ``preparation``: how
+    the features were prepared -- audio cleaning settings, face confidence threshold, min_coverage,
+    VGGish weights file sha256 -- which ``depsev predict`` uses as its defaults and checks explicit
+    arguments against, see :func:`depsev.train.run.feature_preparation`), ``synthetic``, and the
     ``result`` (best epoch, dev participant MAE of the model and of the training-mean predictor);
 ``curves.csv`` / ``curves.png``
     per epoch: train loss, dev loss, dev participant MAE / RMSE (neural models);

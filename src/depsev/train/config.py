@@ -10,17 +10,21 @@ decay, focal loss with gamma 2, gradient accumulation.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from depsev.configtools import dataclass_from_dict, dataclass_to_dict, raise_problems
 from depsev.errors import InputError
 
 DEVICES = ("auto", "cpu", "cuda")
+#: how error messages name this section
+SECTION = "train config"
+#: the largest modality_dropout: each stream is hidden with this probability, never both at once
+MAX_MODALITY_DROPOUT = 0.5
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,11 @@ class TrainConfig:
     clip_grad_norm: float = 5.0
     #: class-balanced sampling of training chunks (by severity band)
     balanced_sampling: bool = False  # the paper balances classes; see config.yaml train.balanced_sampling
+    #: modality dropout (two-stream models only): per training chunk, the audio stream is hidden
+    #: with this probability and the video stream with this probability -- never both (at most
+    #: 0.5) -- by setting its mask row to all False, as a missing stream is at predict time
+    #: (:func:`depsev.train.trainer.modality_dropout`); never at dev evaluation; 0 = off
+    modality_dropout: float = 0.0
     seed: int = 0
     #: "auto" (cuda when available), "cpu" or "cuda"
     device: str = "auto"
@@ -58,32 +67,18 @@ class TrainConfig:
     deterministic: bool = True
 
     def __post_init__(self) -> None:
-        problems = _check(self)
-        if problems:
-            raise InputError(None, "train config: " + "; ".join(problems))
+        raise_problems(SECTION, _check(self))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (``betas`` as a list) -- ``TrainConfig.from_dict(cfg.to_dict()) == cfg``."""
-        d = dataclasses.asdict(self)
-        d["betas"] = list(self.betas)
-        return d
+        return dataclass_to_dict(self)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None, source: str | Path | None = None,
                   base: TrainConfig | None = None) -> TrainConfig:
-        """``base`` (default: the defaults) overridden by ``d``; unknown keys raise InputError."""
-        d = dict(d or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise InputError(source, f"train config: unknown key(s) {unknown}; known keys: {sorted(known)}")
-        values = dataclasses.asdict(base) if base is not None else {}
-        for name, value in d.items():
-            values[name] = _coerce(name, value, source)
-        try:
-            return cls(**values)
-        except InputError as err:
-            raise InputError(source, err.problem) from None
+        """``base`` (default: the defaults) overridden by ``d``; unknown keys raise InputError
+        (:func:`depsev.configtools.dataclass_from_dict`)."""
+        return dataclass_from_dict(cls, d, source, SECTION, base)
 
     @classmethod
     def resolve(cls, yaml_section: Mapping[str, Any] | None = None, cli: Mapping[str, Any] | None = None,
@@ -102,37 +97,6 @@ class TrainConfig:
         return torch.device(self.device)
 
 
-_INTS = {"batch_size", "grad_accum_steps", "max_epochs", "patience", "seed"}
-_FLOATS = {"lr", "eps", "weight_decay", "min_delta", "focal_gamma", "w_focal", "w_nll", "clip_grad_norm"}
-_BOOLS = {"balanced_sampling", "deterministic"}
-
-
-def _coerce(name: str, value: Any, source: str | Path | None) -> Any:
-    def bad(expected: str) -> InputError:
-        return InputError(source, f"train config: {name} must be {expected}, got {value!r}")
-
-    if name in _BOOLS:
-        if not isinstance(value, bool):
-            raise bad("true or false")
-        return value
-    if name in _INTS:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad("an integer")
-        return value
-    if name in _FLOATS:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad("a number")
-        return float(value)
-    if name == "betas":
-        if (not isinstance(value, (list, tuple)) or len(value) != 2
-                or any(isinstance(b, bool) or not isinstance(b, (int, float)) for b in value)):
-            raise bad("two numbers [beta1, beta2]")
-        return (float(value[0]), float(value[1]))
-    if not isinstance(value, str):  # device
-        raise bad("a string")
-    return value
-
-
 def _check(cfg: TrainConfig) -> list[str]:
     problems = []
     for name in ("batch_size", "grad_accum_steps", "max_epochs", "patience"):
@@ -145,6 +109,9 @@ def _check(cfg: TrainConfig) -> list[str]:
     for name in ("eps", "weight_decay", "min_delta", "focal_gamma", "w_focal", "w_nll", "clip_grad_norm"):
         if getattr(cfg, name) < 0:
             problems.append(f"{name} must be >= 0, got {getattr(cfg, name)}")
+    if not 0.0 <= cfg.modality_dropout <= MAX_MODALITY_DROPOUT:
+        problems.append(f"modality_dropout must be in [0, {MAX_MODALITY_DROPOUT}] (the probability of hiding "
+                        f"each stream; never both), got {cfg.modality_dropout}")
     if cfg.w_focal == 0 and cfg.w_nll == 0:
         problems.append("w_focal and w_nll are both 0: nothing to train")
     if cfg.device not in DEVICES:

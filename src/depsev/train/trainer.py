@@ -13,9 +13,17 @@ chosen checkpoint, and training stops after ``patience`` epochs without improvem
 sees the datasets it is given -- the training entry point (:mod:`depsev.train.run`) opens train and
 dev only, with ``purpose="train"``, which refuses the test split.
 
+Modality dropout (``TrainConfig.modality_dropout`` = p > 0, two-stream batches only): each training
+batch goes through :func:`modality_dropout`, which hides the audio stream of a chunk with
+probability p and its video stream with probability p, never both, by setting the stream's mask
+row to all False (and its frames to 0) -- exactly what a missing stream looks like at predict time,
+so the fusion gate and heads learn to work with one stream.  Dev evaluation always sees both.
+
 Determinism: for a seed, training on CPU is bit-reproducible -- ``torch.manual_seed(seed)`` at the
-start of :meth:`Trainer.fit` (dropout), a seeded generator for the sampler, ``num_workers=0``, and
-``torch.use_deterministic_algorithms(True)`` while fitting (the previous setting is restored).
+start of :meth:`Trainer.fit` (dropout), a seeded generator for the sampler and another one for
+modality dropout (separate, so the order of the chunks does not depend on ``modality_dropout``),
+``num_workers=0``, and ``torch.use_deterministic_algorithms(True)`` while fitting (the previous
+setting is restored).
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, RandomSampler
 
-from depsev.data.dataset import ChunkDataset, balanced_sampler
+from depsev.data.dataset import STREAM_KEYS, ChunkDataset, balanced_sampler
 from depsev.evaluate.aggregate import aggregate_participants
 from depsev.predict.inference import chunk_table, prediction_arrays
 from depsev.train.config import TrainConfig
@@ -44,6 +52,37 @@ CURVE_COLUMNS = ["epoch", "train_loss", "dev_loss", "dev_participant_mae", "dev_
                  "dev_chunk_mae", "lr"]
 
 LossFn = Callable[[Any, Tensor, Tensor], Any]
+
+#: mixed into the seed of the modality-dropout generator (kept apart from the sampler's)
+MODALITY_DROPOUT_SEED_TAG = 0x6D6F64
+
+
+def modality_dropout(batch: dict[str, Tensor], p: float, generator: torch.Generator) -> dict[str, Tensor]:
+    """``batch`` with, per row, the audio stream hidden with probability ``p`` and the video stream
+    with probability ``p`` -- never both (``p`` <= 0.5).
+
+    One uniform ``u`` per row (drawn from ``generator``, on the CPU): ``u < p`` hides audio,
+    ``p <= u < 2p`` hides video.  A stream is hidden by setting its mask row (``ma`` / ``mv``) to all
+    False and its frames (``xa`` / ``xv``) to 0.  A row whose other stream has no real frame keeps
+    its stream (a row never ends with neither), so on such data the share hidden is a little below
+    ``p``.  Returns a new dict (the input tensors are not modified); with ``p == 0`` or fewer than
+    two streams in the batch, returns ``batch`` itself and draws nothing.
+    """
+    streams = [s for s, (kx, km) in STREAM_KEYS.items() if kx in batch and km in batch]
+    if p <= 0 or len(streams) < 2:
+        return batch
+    if p > 0.5:
+        raise ValueError(f"modality_dropout must be <= 0.5 (never both streams), got {p}")
+    ma, mv = batch[STREAM_KEYS["audio"][1]], batch[STREAM_KEYS["video"][1]]
+    u = torch.rand(ma.shape[0], generator=generator).to(ma.device)
+    has_a, has_v = ma.any(dim=1), mv.any(dim=1)
+    hide = {"audio": (u < p) & has_v, "video": (u >= p) & (u < 2 * p) & has_a}
+    out = dict(batch)
+    for s, rows in hide.items():
+        kx, km = STREAM_KEYS[s]
+        out[km] = batch[km] & ~rows[:, None]
+        out[kx] = batch[kx].masked_fill(rows[:, None, None], 0.0)
+    return out
 
 
 @dataclass
@@ -99,6 +138,12 @@ class Trainer:
         self.loss = loss.to(self.device) if isinstance(loss, nn.Module) else loss
         self.train_set, self.dev_set = train, dev
         self.log = log or (lambda msg: None)
+        self.modality_generator = self._new_modality_generator()
+
+    def _new_modality_generator(self) -> torch.Generator:
+        """The seeded generator of :func:`modality_dropout` (reset at the start of :meth:`fit`)."""
+        seed = int(np.random.SeedSequence([self.cfg.seed, MODALITY_DROPOUT_SEED_TAG]).generate_state(1)[0])
+        return torch.Generator().manual_seed(seed)
 
     # ------------------------------------------------------------------ loaders
     def _train_loader(self) -> DataLoader:
@@ -126,8 +171,11 @@ class Trainer:
         total, seen = 0.0, 0
         optimizer.zero_grad(set_to_none=True)
         n_batches = len(loader)
+        p = self.cfg.modality_dropout
         for i, batch in enumerate(loader):
             batch = to_device(batch, self.device)
+            if p > 0 and self._multi_stream_model():
+                batch = modality_dropout(batch, p, self.modality_generator)
             value = loss_total(self.loss(self.model(batch), batch["y"], batch["band"]))
             if not torch.isfinite(value):
                 raise FloatingPointError(f"epoch {epoch}, batch {i}: training loss is {value.item()}")
@@ -140,6 +188,11 @@ class Trainer:
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
         return total / max(seen, 1)
+
+    def _multi_stream_model(self) -> bool:
+        """False for a model that says it reads one stream (``modalities``); the batch decides else."""
+        modalities = getattr(self.model, "modalities", None)
+        return modalities is None or len(modalities) >= 2
 
     @torch.no_grad()
     def predict(self, dataset: ChunkDataset) -> tuple[pd.DataFrame, float]:
@@ -163,6 +216,7 @@ class Trainer:
         cfg = self.cfg
         with deterministic_mode(cfg.deterministic, self.device):
             torch.manual_seed(cfg.seed)
+            self.modality_generator = self._new_modality_generator()
             optimizer = self.make_optimizer()
             loader = self._train_loader()
             rows: list[dict[str, float]] = []

@@ -1,0 +1,178 @@
+"""``depsev predict`` with a VIDEO: OpenFace 2.x FeatureExtraction through a container runtime
+(:func:`depsev.predict.session.openface_from_video`).
+
+No container runtime exists on the build machines, so these tests put a FAKE ``apptainer`` (or
+``docker``) first on PATH -- a test fixture only, never a code path of the package.  The fake records
+its argv, checks that the video and the output folder are visible "in the container" (bound /
+mounted), and writes where FeatureExtraction would the real OpenFace 2.x output of the real video
+``changeLighting.wmv`` from ``../shared/fixtures/openface/`` (``changeLighting.csv``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from test_predict import build_demo_run
+
+from depsev.errors import InputError
+
+REPO = Path(__file__).resolve().parents[1]
+OPENFACE_CFG = yaml.safe_load((REPO / "config.yaml").read_text())["openface"]
+IMAGE, BINARY = OPENFACE_CFG["image"], OPENFACE_CFG["binary"]
+FLAGS = ["-pose", "-gaze", "-aus"]  # as the workflow rule openface_extract runs it
+STDERR = "FeatureExtraction: reading the video\nERROR: could not open the video stream (codec wmv2)\n"
+
+FAKE = '''#!{python}
+"""A FAKE {name} (test fixture): records argv, emulates FeatureExtraction in the container."""
+import json, pathlib, sys
+
+argv = [pathlib.Path(sys.argv[0]).name, *sys.argv[1:]]
+with open({log!r}, "a") as f:
+    f.write(json.dumps(argv) + "\\n")
+if {fail!r}:
+    sys.stderr.write({stderr!r})
+    sys.exit(1)
+args = sys.argv[1:]
+if argv[0] == "docker":
+    visible = [a.split(":")[0] for i, a in enumerate(args) if i and args[i - 1] == "-v"]
+else:
+    visible = args[args.index("--bind") + 1].split(",") if "--bind" in args else []
+video = pathlib.Path(args[args.index("-f") + 1])
+out = pathlib.Path(args[args.index("-out_dir") + 1])
+for p in (video, out):
+    if not any(p == pathlib.Path(d) or pathlib.Path(d) in p.parents for d in visible):
+        sys.stderr.write(f"{{p}} is not visible in the container (bound: {{visible}})\\n")
+        sys.exit(2)
+if not video.is_file():
+    sys.stderr.write(f"no such video {{video}}\\n")
+    sys.exit(3)
+out.mkdir(parents=True, exist_ok=True)
+(out / (video.stem + ".csv")).write_bytes(pathlib.Path({csv!r}).read_bytes())
+(out / (video.stem + "_of_details.txt")).write_text("fake FeatureExtraction")
+'''
+
+
+@pytest.fixture()
+def fake_runtime(tmp_path, monkeypatch, openface_fixtures):
+    """``make(name, fail=False) -> log``: a fake runtime ``name`` first on PATH; real runtimes hidden."""
+    from depsev.predict.session import CONTAINER_RUNTIMES
+
+    def make(name: str, fail: bool = False) -> Path:
+        bindir = tmp_path / f"fake-{name}"
+        bindir.mkdir()
+        log = tmp_path / f"{name}-argv.jsonl"
+        script = bindir / name
+        script.write_text(FAKE.format(python=sys.executable, name=name, log=str(log), fail=fail,
+                                      stderr=STDERR, csv=str(openface_fixtures / "changeLighting.csv")))
+        script.chmod(0o755)
+        keep = [d for d in os.environ.get("PATH", "").split(os.pathsep)
+                if d and not any((Path(d) / r).exists() for r in CONTAINER_RUNTIMES)]
+        monkeypatch.setenv("PATH", os.pathsep.join([str(bindir), *keep]))
+        assert shutil.which(name) == str(script)
+        return log
+
+    return make
+
+
+def _calls(log: Path) -> list[list[str]]:
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+@pytest.fixture()
+def video(tmp_path, openface_fixtures) -> Path:
+    """The real video, in a folder of its own (apart from the work folder)."""
+    d = tmp_path / "recordings"
+    d.mkdir()
+    return Path(shutil.copy(openface_fixtures / "changeLighting.wmv", d / "changeLighting.wmv"))
+
+
+def test_config_pins_the_image_by_digest():
+    assert IMAGE.startswith("docker://") and "@sha256:" in IMAGE and len(IMAGE.rsplit(":", 1)[1]) == 64
+
+
+def test_apptainer_command_line_and_csv(fake_runtime, video, tmp_path, openface_fixtures):
+    from depsev.predict.session import openface_from_video
+
+    log = fake_runtime("apptainer")
+    work = tmp_path / "work" / "openface"
+    csv = openface_from_video(video, work, 612, image=IMAGE, binary=BINARY)
+    raw = (work / "openface_raw").resolve()
+    assert _calls(log) == [["apptainer", "exec", "--bind", f"{video.parent.resolve()},{raw}", IMAGE, BINARY,
+                            "-f", str(video.resolve()), *FLAGS, "-out_dir", str(raw)]]
+    assert csv == work / "612_OpenFace2.1.0_Pose_gaze_AUs.csv"
+    assert csv.read_bytes() == (openface_fixtures / "changeLighting.csv").read_bytes()
+
+
+def test_docker_command_line_and_a_symlinked_video(fake_runtime, video, tmp_path, openface_fixtures):
+    from depsev.predict.session import openface_from_video
+
+    log = fake_runtime("docker")
+    work = tmp_path / "work" / "openface"
+    csv = openface_from_video(video, work, None, image=IMAGE, binary=BINARY)
+    raw = (work / "openface_raw").resolve()
+    vdir = video.parent.resolve()
+    assert _calls(log)[0] == ["docker", "run", "--rm", "-v", f"{vdir}:{vdir}", "-v", f"{raw}:{raw}",
+                              IMAGE.removeprefix("docker://"), BINARY, "-f", str(video.resolve()), *FLAGS,
+                              "-out_dir", str(raw)]
+    assert csv.name == "0_OpenFace2.1.0_Pose_gaze_AUs.csv"
+    # a video given as a symlink from another folder under another name: the target's folder is
+    # mounted, and FeatureExtraction's CSV (named after the target) is found
+    link_dir = tmp_path / "session"
+    link_dir.mkdir()
+    link = link_dir / "612_video.wmv"
+    link.symlink_to(video)
+    csv = openface_from_video(link, tmp_path / "work2", 612, image=IMAGE, binary=BINARY)
+    assert csv.read_bytes() == (openface_fixtures / "changeLighting.csv").read_bytes()
+    argv = _calls(log)[1]
+    assert f"{vdir}:{vdir}" in argv and argv[argv.index("-f") + 1] == str(video.resolve())
+
+
+def test_failing_runtime_says_why_and_how_to_give_the_csv(fake_runtime, video, tmp_path):
+    from depsev.predict.session import openface_from_video
+
+    fake_runtime("apptainer", fail=True)
+    with pytest.raises(InputError) as err:
+        openface_from_video(video, tmp_path / "work", 612, image=IMAGE, binary=BINARY)
+    msg = str(err.value)
+    assert err.value.path == video and msg.startswith(str(video))
+    assert "apptainer, exit 1" in msg and "could not open the video stream (codec wmv2)" in msg
+    assert "pass the CSV it writes with --openface" in msg and f"{BINARY} -f {video}" in msg
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> dict:
+    # the same folder as test_predict's fixture: built once per pytest session
+    return build_demo_run(tmp_path_factory.getbasetemp() / "predict-demo-run")
+
+
+def test_predict_session_from_wav_and_video(fake_runtime, video, demo_run, tmp_path, speech_fixtures):
+    """A session given as wav + video runs end to end through the (fake) container; the image and
+    binary default to the ones the training run's configuration recorded."""
+    from depsev.predict.session import predict_session, summary_line
+
+    model = tmp_path / "model"
+    shutil.copytree(demo_run["fusion"], model)
+    cfg = json.loads((model / "config.json").read_text())
+    cfg["features"]["preparation"].update(openface_image=IMAGE, openface_binary=BINARY)
+    (model / "config.json").write_text(json.dumps(cfg))
+    log = fake_runtime("apptainer")
+    wav = speech_fixtures / "pyannote_sample_2speakers_16k.wav"
+    res = predict_session(model, audio=wav, video=video, interviewer="ai", allow_short=True,
+                          normalize_dir=demo_run["normalize"], work_dir=tmp_path / "work", threads=2)
+    (argv,) = _calls(log)
+    assert argv[:2] == ["apptainer", "exec"] and argv[4:6] == [IMAGE, BINARY] and FLAGS[0] in argv
+    assert res["modalities_used"] == ["audio", "video"] and res["modalities_missing"] == []
+    assert res["qc"]["face_frames"] == 88 and res["qc"]["face_valid_share"] == pytest.approx(1.0)
+    assert res["qc"]["face_fps"] == pytest.approx(15.0, rel=0.05)
+    assert res["modality_gates"]["video"] > 0 and res["n_chunks"] == 1 and res["low_confidence"]
+    prov = res["provenance"]
+    assert prov["inputs"]["video"] == str(video) and prov["inputs"]["openface"] is None
+    assert prov["preparation"]["openface_image"] == {"value": IMAGE, "trained": IMAGE, "source": "checkpoint"}
+    assert "openface" in res["timings_s"] and Path(res["files"]["video"]).is_file()
+    assert "used audio+video" in summary_line(res)
