@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+SPLITS = ("train", "dev", "test")
 
 
 def _snakemake(*args, cwd: Path = REPO, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -135,6 +136,29 @@ def test_single_stage_reruns(tiny_run):
     assert res.returncode == 0, out[-3000:]
     stats = out.split("Job stats:")[1].split("\n\n")[0]
     assert "opensmile_lld" in stats and "vggish_embed" not in stats and "audio_clean" not in stats
+
+
+def test_training_declares_the_feature_files_it_reads(tiny_run):
+    """Training records the feature preparation from the train/dev sessions' feature files, so the
+    training rules declare them as inputs -- and never a test session's file."""
+    res = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tiny_run),
+                     "--configfile", str(tiny_run / "tiny.yaml"), "-n", "--forcerun", "train_fusion",
+                     "results/models/moe-fusion/seed0")
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    block = out.split("rule train_fusion:")[1]
+    inputs = block.split("input:")[1].split("\n")[0].split(", ")
+    manifest = pd.read_parquet(tiny_run / "results/manifest.parquet")
+    ok = manifest["status"] == "ok"
+    by_split = {s: set(manifest.loc[ok & (manifest["split"] == s), "participant_id"]) for s in SPLITS}
+    for pid in by_split["train"] | by_split["dev"]:
+        for f in (f"results/features/face/{pid}.parquet", f"results/features/vggish/{pid}.parquet",
+                  f"results/features/audio/{pid}_segments.parquet"):
+            assert f in inputs, f
+    named = {int(Path(f).name.split(".")[0].split("_")[0])
+             for f in inputs if f.startswith("results/features/")}
+    assert named == by_split["train"] | by_split["dev"]
+    assert not named & by_split["test"]
 
 
 def test_predict_rules_on_new_session_folders(tiny_run):
