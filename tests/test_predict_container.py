@@ -117,7 +117,9 @@ def test_docker_command_line_and_a_symlinked_video(fake_runtime, video, tmp_path
     csv = openface_from_video(video, work, None, image=IMAGE, binary=BINARY)
     raw = (work / "openface_raw").resolve()
     vdir = video.parent.resolve()
-    assert _calls(log)[0] == ["docker", "run", "--rm", "-v", f"{vdir}:{vdir}", "-v", f"{raw}:{raw}",
+    user = f"{os.getuid()}:{os.getgid()}"
+    assert _calls(log)[0] == ["docker", "run", "--rm", "--user", user,
+                              "-v", f"{vdir}:{vdir}", "-v", f"{raw}:{raw}",
                               IMAGE.removeprefix("docker://"), BINARY, "-f", str(video.resolve()), *FLAGS,
                               "-out_dir", str(raw)]
     assert csv.name == "0_OpenFace2.1.0_Pose_gaze_AUs.csv"

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import subprocess
 import tempfile
@@ -388,8 +389,9 @@ def openface_container_command(runtime: str, video: Path, raw: Path, *, image: s
 
     Absolute paths, symlinks resolved (a linked video's target folder is what must be visible in
     the container, and FeatureExtraction names its CSV after the target's stem).  ``docker``:
-    ``docker run --rm -v D:D ...`` for the video's folder and ``raw`` (``docker://`` stripped from
-    the image); ``apptainer`` / ``singularity``: ``exec --bind D,...`` (by default they see only
+    ``docker run --rm --user UID:GID -v D:D ...`` for the video's folder and ``raw`` (``docker://``
+    stripped from the image; run as the calling user so that the CSVs are not owned by root);
+    ``apptainer`` / ``singularity``: ``exec --bind D,...`` (by default they see only
     $HOME, /tmp and the working directory).
     """
     from depsev.features.openface_container import DEFAULT_BINARY, feature_extraction_command
@@ -399,7 +401,8 @@ def openface_container_command(runtime: str, video: Path, raw: Path, *, image: s
     dirs = list(dict.fromkeys((str(video.parent), str(raw))))
     if runtime == "docker":
         mounts = [a for d in dirs for a in ("-v", f"{d}:{d}")]
-        return ["docker", "run", "--rm", *mounts, image.removeprefix("docker://"), *cmd]
+        user = ["--user", f"{os.getuid()}:{os.getgid()}"] if hasattr(os, "getuid") else []
+        return ["docker", "run", "--rm", *user, *mounts, image.removeprefix("docker://"), *cmd]
     return [runtime, "exec", "--bind", ",".join(dirs), image, *cmd]
 
 
