@@ -56,6 +56,16 @@ def session_times(clean_time: np.ndarray, segments: pd.DataFrame, segments_path:
                          f"cannot map cleaned-audio times to the session clock: {exc}") from exc
 
 
+#: key-value metadata key under which every feature file carries its provenance JSON
+FEATURE_META_KEY = b"depsev"
+
+
+def read_feature_meta(path: str | Path) -> dict:
+    """The provenance JSON :func:`write_feature_parquet` stored in ``path`` (``{}`` when absent)."""
+    raw = (pq.read_schema(path).metadata or {}).get(FEATURE_META_KEY)
+    return json.loads(raw) if raw else {}
+
+
 def write_feature_parquet(table: pa.Table, out_parquet: str | Path, meta: dict) -> None:
     """Write ``table`` (zstd) with ``meta`` as JSON under the key-value metadata key ``depsev``.
 
@@ -64,7 +74,7 @@ def write_feature_parquet(table: pa.Table, out_parquet: str | Path, meta: dict) 
     out = Path(out_parquet)
     out.parent.mkdir(parents=True, exist_ok=True)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                           b"depsev": json.dumps(meta).encode()})
+                                           FEATURE_META_KEY: json.dumps(meta).encode()})
     tmp = out.with_name(out.name + ".tmp")
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, out)

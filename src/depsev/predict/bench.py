@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from depsev.models import ModelConfig, build_model
+from depsev.models.flops import encoder_length
 from depsev.predict.export import STREAM_INPUTS, example_inputs
 
 #: the paper's chunk sizes (face frames, VGGish frames) and latency batch
@@ -164,7 +165,7 @@ def bench_model(*, batch_sizes: tuple[int, ...] = (1, 16), threads: int = 2, rep
     cfg = ModelConfig.from_dict(args["model_cfg"])
     out: dict[str, Any] = {"batch_sizes": list(batch_sizes), "threads": threads, "repeats": repeats,
                            "steps": args["steps"], "model": cfg.to_dict(),
-                           "encoder_lstm_steps": {s: (min(n, cfg.encoder_steps) if cfg.encoder_steps else n)
+                           "encoder_lstm_steps": {s: encoder_length(cfg, n)
                                                   for s, n in args["steps"].items()},
                            "paper_ms_per_batch": PAPER_MS_PER_BATCH, "paper_device": "RTX 4090 D (GPU)",
                            "device": _cpu_label(threads),

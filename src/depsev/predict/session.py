@@ -72,6 +72,7 @@ from depsev.constants import (
 )
 from depsev.errors import InputError
 from depsev.evaluate.aggregate import P_BAND_COLUMNS, aggregate_participants
+from depsev.features.io import read_feature_meta
 from depsev.hashing import file_sha256
 from depsev.models import model_streams
 from depsev.predict.inference import (
@@ -286,12 +287,6 @@ def resolve_vggish(bundle: ModelBundle, weights: str | Path | None) -> tuple[str
     return str(weights), mode == "random", {**rec, "value": str(weights), "source": "given"}
 
 
-def vggish_choice(bundle: ModelBundle, weights: str | Path | None) -> tuple[str, bool]:
-    """``(weights, allow_random)`` for VGGish (:func:`resolve_vggish` without its record)."""
-    w, allow_random, _ = resolve_vggish(bundle, weights)
-    return w, allow_random
-
-
 # ---------------------------------------------------------------- feature preparation
 #: feature-preparation arguments of :func:`predict_session` and the value each takes when the
 #: checkpoint records none (checkpoints written before ``features.preparation`` existed): the
@@ -458,11 +453,6 @@ class SessionFeatures:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _parquet_meta(path: Path) -> dict:
-    raw = (pq.read_schema(path).metadata or {}).get(b"depsev")
-    return json.loads(raw) if raw else {}
-
-
 def audio_features(inputs: SessionInput, work: Path, feats: SessionFeatures, *, weights: str,
                    allow_random: bool, segmentation: str, denoise: bool, normalize_audio: bool,
                    with_egemaps: bool, threads: int | None) -> None:
@@ -480,7 +470,7 @@ def audio_features(inputs: SessionInput, work: Path, feats: SessionFeatures, *, 
     with _timer(feats.timings, "vggish"):
         feats.qc["vggish"] = vggish_session(wav, segs, out, weights=weights, allow_random=allow_random,
                                             threads=threads)
-    feats.weights = {k: v for k, v in _parquet_meta(out).items() if "weight" in k}
+    feats.weights = {k: v for k, v in read_feature_meta(out).items() if "weight" in k}
     feats.files.update(clean_wav=wav, segments=segs, audio=out)
     if with_egemaps:
         from depsev.features.egemaps import egemaps_session
@@ -975,7 +965,7 @@ def write_result(result: dict[str, Any], path: str | Path) -> Path:
 
 
 __all__ = ["STATEMENT", "SessionInput", "ModelBundle", "find_session_inputs", "load_model_bundle",
-           "check_session_features", "vggish_choice", "resolve_vggish", "resolve_preparation",
+           "check_session_features", "resolve_vggish", "resolve_preparation",
            "harmless_difference", "PREPARATION_DEFAULTS", "openface_container_command", "read_stream",
            "plan_chunks", "chunk_batch", "run_model", "running_estimates", "predict_session", "summary_line",
            "write_result", "openface_from_video"]

@@ -40,12 +40,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import torch
 
 from depsev import __version__
 from depsev.data.dataset import ChunkDataset, data_fingerprint, split_dir
 from depsev.errors import InputError
+from depsev.features.io import read_feature_meta
 from depsev.models import KINDS, ModelConfig, build_model, count_parameters
 from depsev.models import model_streams as _model_streams
 from depsev.models.baselines import make_random_forest
@@ -108,15 +108,10 @@ def train_mean_mae(train: ChunkDataset, dev_people: pd.DataFrame) -> tuple[float
 
 
 # ---------------------------------------------------------------- feature preparation
-#: metadata key of every feature file (each feature stage writes its provenance JSON under it)
-FEATURE_META_KEY = b"depsev"
-
-
 def _file_meta(path: Path) -> dict | None:
-    """The ``depsev`` metadata JSON of a feature Parquet file (``None``: absent or unreadable)."""
+    """The provenance JSON of a feature Parquet file (``None``: absent or unreadable)."""
     try:
-        raw = (pq.read_schema(path).metadata or {}).get(FEATURE_META_KEY)
-        return json.loads(raw) if raw else None
+        return read_feature_meta(path) or None
     except (OSError, ValueError):  # missing file, not Parquet (ArrowInvalid), bad JSON
         return None
 
