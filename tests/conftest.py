@@ -31,6 +31,17 @@ def speech_fixtures(shared_fixtures) -> Path:
     return shared_fixtures / "speech"
 
 
+@pytest.fixture()
+def one_torch_thread():
+    """Tiny tensors: one intra-op thread is many times faster on a shared machine (restored after)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def small_cohort(tmp_path_factory) -> Path:
     """A small SYNTHETIC cohort in the E-DAIC layout, generated once per test session (read-only!)."""

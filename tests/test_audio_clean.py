@@ -152,6 +152,28 @@ def test_denoise_passes_silence_and_tiny_signals_through():
         A.denoise(np.zeros((2, 100), dtype=np.float32))
 
 
+def test_denoise_in_a_fresh_process_does_not_import_torch_and_matches(tmp_path):
+    """The audio_clean job's cost: noisereduce is imported without torch; same output as with it."""
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(1)
+    y = (0.1 * np.sin(np.arange(SR) / 7.0) + 0.01 * rng.standard_normal(SR)).astype(np.float32)
+    np.save(tmp_path / "y.npy", y)
+    src = str(Path(A.__file__).resolve().parents[2])
+    code = ("import sys, numpy as np; sys.path.insert(0, sys.argv[1]);"
+            "from depsev.features.audio import denoise;"
+            "out = denoise(np.load(sys.argv[2]));"
+            "assert 'torch' not in sys.modules, 'torch was imported';"
+            "import torch; assert float(torch.ones(2).sum()) == 2.0;"  # importable afterwards
+            "np.save(sys.argv[3], out)")
+    subprocess.run([sys.executable, "-c", code, src, str(tmp_path / "y.npy"), str(tmp_path / "o.npy")],
+                   check=True, capture_output=True, text=True)
+    import torch  # noqa: F401 - in this process torch is loaded: noisereduce is imported as is
+
+    assert np.array_equal(np.load(tmp_path / "o.npy"), A.denoise(y))
+
+
 def test_normalize_peak():
     y = np.array([0.0, 0.25, -0.5], dtype=np.float32)
     out, gain = A.normalize_peak(y, -6.0)

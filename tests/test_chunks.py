@@ -23,10 +23,10 @@ from depsev.shards.chunks import (
     balance_chunks,
     build_shards,
     chunk_sequence,
-    pair_audio,
 )
 from depsev.shards.normalize import save_stats
 from depsev.shards.schema import read_shards, rows_to_arrays
+from depsev.shards.session import pair_audio
 
 D_AUDIO = 8
 
@@ -187,33 +187,56 @@ def test_chunk_sequence_rejects_bad_arrays():
 
 
 # ---------------------------------------------------------------- fusion pairing
-def test_fusion_pairs_audio_by_timestamp_not_index():
-    """Irregular video clock: chunk 0 spans 1 s, chunk 1 spans 2 s; audio examples every 0.25 s."""
+def test_fusion_places_audio_by_time_not_index():
+    """Irregular video clock: chunk 0 spans 1 s (10 steps of 0.1 s), chunk 1 spans 2 s (10 steps of
+    0.2 s); audio examples every 0.25 s; 12 audio slots per chunk."""
     vt = np.concatenate([np.arange(10) * 0.1, 1.0 + np.arange(10) * 0.2])
     video = chunk_sequence(_frames(20), np.ones(20, bool), vt, size=10, min_coverage=0.5)
     assert [(c.start_time, c.end_time) for c in video] == [(0.0, 1.0), (1.0, pytest.approx(3.0))]
-    at = np.arange(16) * 0.25  # 0 .. 3.75 s
+    at = 0.01 + np.arange(16) * 0.25  # 0.01 .. 3.76 s
     ax = np.repeat(at[:, None], 2, axis=1).astype(np.float32)
     paired = pair_audio(video, ax, np.ones(16, bool), at, steps=12)
     a0, a1 = paired.chunks
-    assert a0.seq[a0.mask, 0].tolist() == [0.0, 0.25, 0.5, 0.75]
-    assert a1.seq[a1.mask, 0].tolist() == [1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75]
-    assert a0.n_steps == 4 and a1.n_steps == 8 and not a1.seq[8:].any()
+    # slot = floor(p / 10 * 12) with p the fractional video step of the example's time
+    assert np.flatnonzero(a0.mask).tolist() == [0, 3, 6, 9]  # p = 0.1, 2.6, 5.1, 7.6
+    assert np.flatnonzero(a1.mask).tolist() == [0, 1, 3, 4, 6, 7, 9, 10]  # p = 0.05, 1.3, ..., 8.8
+    np.testing.assert_allclose(a0.seq[a0.mask, 0], at[:4], rtol=1e-6)
+    np.testing.assert_allclose(a1.seq[a1.mask, 0], at[4:12], rtol=1e-6)
+    assert a0.n_steps == 4 and a1.n_steps == 8 and not a1.seq[~a1.mask].any()
     assert paired.unpaired == 4  # 3.0 .. 3.75 s lie after the last video chunk
     # shifting the video clock by 1 s moves the pairing with it: the audio follows time, not position
     shifted = chunk_sequence(_frames(20), np.ones(20, bool), vt + 1.0, size=10, min_coverage=0.5)
     b0 = pair_audio(shifted, ax, np.ones(16, bool), at, steps=12).chunks[0]
-    assert b0.seq[b0.mask, 0].tolist() == [1.0, 1.25, 1.5, 1.75]
+    np.testing.assert_allclose(b0.seq[b0.mask, 0], at[4:8], rtol=1e-6)
 
 
-def test_fusion_audio_downsampled_and_thinned_counted():
+def test_fusion_audio_of_the_second_half_stays_in_the_second_half():
+    """Participant speech only in the second half of a chunk: its audio slots are in the second half
+    (schema version 1 packed them into slots 0..n-1, beside the video of the first half)."""
+    vt = np.arange(900) / 30.0  # 30 s chunk at 30 fps, every 5th frame kept: 180 steps
+    video = chunk_sequence(_frames(900), np.ones(900, bool), vt, size=900, downsample=5)
+    at = 15.0 + np.arange(15) * 0.96
+    paired = pair_audio(video, at[:, None].astype(np.float32), np.ones(15, bool), at, steps=32)
+    slots = np.flatnonzero(paired.chunks[0].mask)
+    assert slots.min() >= 16 and len(slots) == 15
+    # each slot's relative position is the example's relative time (within one slot)
+    np.testing.assert_allclose((slots + 0.5) / 32, at / 30.0, atol=1 / 32)
+
+
+def test_fusion_examples_sharing_a_slot_are_averaged_and_counted():
     video = chunk_sequence(_frames(10), np.ones(10, bool), np.arange(10.0), size=10)  # [0, 10)
     at = np.arange(10.0)
     ax = at[:, None].astype(np.float32)
-    down = pair_audio(video, ax, np.ones(10, bool), at, steps=6, downsample=2).chunks[0]
-    assert down.seq[down.mask, 0].tolist() == [0.0, 2.0, 4.0, 6.0, 8.0]
-    thin = pair_audio(video, ax, np.ones(10, bool), at, steps=4)
-    assert thin.thinned == 6 and thin.chunks[0].seq[:, 0].tolist() == [0.0, 3.0, 6.0, 9.0]
+    merged = pair_audio(video, ax, np.ones(10, bool), at, steps=4)  # 10 examples, 4 slots
+    c = merged.chunks[0]
+    # slots floor(t / 10 * 4): 0 <- {0, 1, 2}, 1 <- {3, 4}, 2 <- {5, 6, 7}, 3 <- {8, 9}
+    assert c.seq[:, 0].tolist() == [1.0, 3.5, 6.0, 8.5] and c.mask.all()
+    assert merged.merged == 6
+    # an invalid example does not count in its slot's mean
+    valid = np.ones(10, bool)
+    valid[0] = False
+    c = pair_audio(video, ax, valid, at, steps=4).chunks[0]
+    assert c.seq[0, 0] == 1.5
 
 
 # ---------------------------------------------------------------- shards
@@ -264,7 +287,7 @@ def test_shard_metadata(tmp_path, stats):
     meta = read_shards(tmp_path / "shards" / "video" / "dev")[1]
     raw = pq.read_schema(tmp_path / "shards" / "video" / "dev" / "part-00000.parquet").metadata[b"depsev"]
     assert json.loads(raw) == meta
-    assert meta["schema_version"] == 1 and meta["modality"] == "video" and meta["split"] == "dev"
+    assert meta["schema_version"] == 2 and meta["modality"] == "video" and meta["split"] == "dev"
     assert meta["dataset_kind"] == "demo" and meta["synthetic"] is True
     assert meta["min_coverage"] == 0.5 and meta["balance_train"] is False and meta["balance"] is None
     video = meta["streams"]["video"]

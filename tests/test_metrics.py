@@ -323,7 +323,7 @@ def _hand_table() -> pd.DataFrame:
 
 
 def test_aggregate_precision_weighted_by_hand():
-    agg = aggregate_participants(_hand_table())
+    agg = aggregate_participants(_hand_table(), weighting="precision")
     assert agg["participant_id"].tolist() == [301, 302]
     a = agg.set_index("participant_id")
     # 301: weights 1 and 1/4 (sum 1.25): mu = (10 + 16/4) / 1.25 = 11.2
@@ -341,7 +341,8 @@ def test_aggregate_precision_weighted_by_hand():
     assert a.loc[301, "band"] == 2 and a.loc[302, "band"] == 0
     assert (a.loc[302, "mu"], a.loc[302, "var"], a.loc[302, "var_independent"]) == (3.0, 2.0, 2.0)
     assert a.loc[302, ["interviewer", "gender", "split", "phq_score"]].tolist() == ["ai", "male", "test", 4]
-    other = aggregate_participants(_hand_table(), interval_variance="independent").set_index("participant_id")
+    other = aggregate_participants(_hand_table(), interval_variance="independent",
+                                   weighting="precision").set_index("participant_id")
     assert other.loc[301, "var"] == pytest.approx(0.8)
     M.all_metrics(agg)  # the output is a valid participant-level table
 

@@ -161,7 +161,8 @@ def test_audio_only_and_face_only(demo_run):
     assert face["modalities_used"] == ["video"] and face["modalities_missing"] == ["audio"]
     assert audio["modality_gates"]["video"] == 0.0 and face["modality_gates"]["audio"] == 0.0
     assert any("video not used" in n for n in audio["notes"])
-    assert audio["qc"]["chunking"].startswith("audio-led") and "face_frames" not in audio["qc"]
+    assert audio["qc"]["chunking"].startswith("audio only: ") and "time grid" in audio["qc"]["chunking"]
+    assert "face_frames" not in audio["qc"]
     assert "participant_speech_s" not in face["qc"]
     assert len({both["phq8"]["estimate"], audio["phq8"]["estimate"], face["phq8"]["estimate"]}) == 3
     # no wav at all: face only, said so, not low-confidence

@@ -11,14 +11,17 @@ import pytest
 
 from depsev.constants import PHQ_MAX
 from depsev.errors import InputError
-from depsev.evaluate.aggregate import P_BAND_COLUMNS, aggregate_participants
+from depsev.evaluate import metrics as M
+from depsev.evaluate.aggregate import P_BAND_COLUMNS, WEIGHTINGS, aggregate_participants, choose_weighting
 from depsev.evaluate.metrics import all_metrics, mean_predictor_metrics, metrics_by
 from depsev.evaluate.published import ORIGIN_CITED, ORIGIN_PAPER, published_table
 from depsev.evaluate.tables import (
+    AGGREGATION_COLUMNS,
     GRID_FAMILIES,
     GRID_METRICS,
     GRID_MODALITIES,
     NOT_RUN,
+    aggregation_table,
     comparison_grid,
     dataset_label,
     evaluate_predictions,
@@ -74,11 +77,31 @@ def _runs(models: dict[str, dict], seeds=(1, 2, 3), splits=("dev", "test")) -> d
     return out
 
 
+def _chosen_runs(models: dict[str, dict], seeds=(1, 2)) -> dict:
+    """As the rule evaluate does it: the weighting chosen on the seeds' dev tables, then every split."""
+    out = {}
+    for model, kwargs in models.items():
+        tables = {(seed, split): make_chunks(seed * 100 + len(model), split=split, **kwargs)
+                  for seed in seeds for split in ("dev", "test")}
+        name, choice = choose_weighting([tables[(seed, "dev")] for seed in seeds])
+        for (seed, split), table in tables.items():
+            out[(model, seed, split)] = evaluate_predictions(table, TRAIN_SCORES, weighting=name,
+                                                             weighting_choice=choice)
+    return out
+
+
+def _old(runs: dict) -> dict:
+    """The same metrics as written before the weighting choice and the per-interviewer mean predictor."""
+    new_keys = ("weighting", "weighting_choice", "mean_predictor_by_interviewer")
+    return {k: {key: v for key, v in m.items() if key not in new_keys} for k, m in runs.items()}
+
+
 # ---------------------------------------------------------------- evaluate_predictions
 def test_evaluate_predictions_equals_all_metrics_on_same_data():
     chunks = make_chunks(5)
-    out = evaluate_predictions(chunks, TRAIN_SCORES)
-    participants = aggregate_participants(chunks)
+    out = evaluate_predictions(chunks, TRAIN_SCORES, weighting="precision")
+    participants = aggregate_participants(chunks, weighting="precision")
+    assert out["weighting"] == "precision" and out["weighting_choice"] == []
     assert out["level"] == "participant" and out["split"] == "test"
     assert out["n_participants"] == 10 and out["n_chunks"] == 30
     assert _same(out["participant"], all_metrics(participants, "participant"))
@@ -94,6 +117,25 @@ def test_evaluate_predictions_equals_all_metrics_on_same_data():
     truth = chunks.groupby("participant_id")["phq_score"].first()
     assert out["participant"]["mae"] == pytest.approx(float(np.mean(np.abs(mu - truth))))
     json.loads(json.dumps(out))  # serialisable
+
+
+def test_evaluate_predictions_records_the_weighting_and_the_mean_predictor_per_interviewer():
+    chunks = make_chunks(5, split="dev")
+    name, choice = choose_weighting([chunks])
+    out = evaluate_predictions(chunks, TRAIN_SCORES, weighting=name, weighting_choice=choice)
+    assert out["weighting"] == name
+    assert [r["weighting"] for r in out["weighting_choice"]] == list(WEIGHTINGS)
+    assert sum(r["chosen"] for r in out["weighting_choice"]) == 1
+    assert _same(out["weighting_choice"], json.loads(json.dumps(out["weighting_choice"])))
+    participants = aggregate_participants(chunks, weighting=name)
+    assert _same(out["participant"], all_metrics(participants, "participant"))
+    assert set(out["mean_predictor_by_interviewer"]) == {"ai", "woz"}
+    ai = participants[participants["interviewer"] == "ai"]
+    assert _same(out["mean_predictor_by_interviewer"]["ai"], mean_predictor_metrics(TRAIN_SCORES, ai))
+    assert out["mean_predictor_by_interviewer"]["ai"]["n"] == out["by_interviewer"]["ai"]["n"] == 5
+    default = evaluate_predictions(chunks, TRAIN_SCORES)
+    assert default["weighting"] == "capped" and default["weighting_choice"] == []
+    json.loads(json.dumps(out))
 
 
 def test_evaluate_predictions_rejects_mixed_splits_and_bad_tables():
@@ -159,6 +201,33 @@ def test_comparison_grid_shape_labels_and_mean_sd_strings():
     assert math.isnan(missing["test_mae_mean"])
 
 
+def test_comparison_grid_dev_ai_columns_and_weighting():
+    runs = _chosen_runs({"moe-fusion": {}, "lstm-audio": {"noise": 5.0}})
+    grid = comparison_grid(runs, LABEL).set_index("model")
+    for metric in ("mae", "rmse", "ccc"):
+        assert {f"dev_ai_{metric}", f"dev_ai_{metric}_mean", f"dev_ai_{metric}_sd"} <= set(grid.columns)
+    assert "test_ai_mae" not in grid.columns  # test is all AI-agent sessions on E-DAIC: no subset column
+    row = grid.loc["moe-fusion"]
+    maes = [runs[("moe-fusion", s, "dev")]["by_interviewer"]["ai"]["mae"] for s in (1, 2)]
+    assert row["dev_ai_mae_mean"] == pytest.approx(np.mean(maes))
+    assert row["dev_ai_mae_sd"] == pytest.approx(np.std(maes, ddof=1))
+    assert row["dev_ai_mae"] == f"{np.mean(maes):.3f} ± {np.std(maes, ddof=1):.3f} (2 seeds)"
+    assert row["dev_ai_n_participants"] == 5
+    assert row["weighting"] == runs[("moe-fusion", 1, "dev")]["weighting"]
+    assert grid.loc["rf-video", "dev_ai_mae"] == NOT_RUN and grid.loc["rf-video", "weighting"] == NOT_RUN
+    assert math.isnan(grid.loc["rf-video", "dev_ai_n_participants"])
+    # metrics without WoZ/AI-agent subsets or the weighting (older files): n/a, not a crash
+    old = _old(runs)
+    for m in old.values():
+        m["by_interviewer"] = {k: v for k, v in m["by_interviewer"].items() if k != "ai"}
+    old_grid = comparison_grid(old, LABEL).set_index("model")
+    assert old_grid.loc["moe-fusion", "dev_ai_mae"] == "n/a"
+    assert math.isnan(old_grid.loc["moe-fusion", "dev_ai_ccc_mean"])
+    assert old_grid.loc["moe-fusion", "weighting"] == "n/a"
+    assert old_grid.loc["moe-fusion", "test_mae_mean"] == pytest.approx(
+        grid.loc["moe-fusion", "test_mae_mean"])
+
+
 def test_comparison_grid_single_seed_and_undefined_metric_are_spelled_out():
     runs = _runs({"lstm-video": {}}, seeds=(4,), splits=("test",))
     runs[("lstm-video", 4, "test")]["participant"]["ccc"] = math.nan
@@ -213,6 +282,108 @@ def test_headline_adds_the_synthetic_oracle_from_its_file(tmp_path):
         headline_table(_headline_runs(False), LABEL, oracle=tmp_path / "none.json", splits=("test",))
     with pytest.raises(InputError, match="no metrics for model 'moe-audio'"):
         headline_table(_headline_runs(False), LABEL, model="moe-audio", splits=("test",))
+
+
+def _ground_truth(tmp_path):
+    """A generator ground_truth/ folder: dev has 2 WoZ and 3 AI-agent participants."""
+    from depsev.corpus.synthetic import oracle_report
+
+    gt = pd.DataFrame({"participant_id": range(10),
+                       "split": ["train"] * 3 + ["dev"] * 5 + ["test"] * 2,
+                       "interviewer": ["woz", "woz", "ai", "woz", "woz", "ai", "ai", "ai", "ai", "ai"],
+                       "phq_score": [1, 5, 9, 20, 2, 11, 3, 7, 12, 18],
+                       "oracle_phq": [2.0, 6.0, 8.0, 17.0, 3.0, 9.0, 4.0, 10.0, 10.0, 15.0]})
+    (tmp_path / "oracle.json").write_text(json.dumps(oracle_report(gt)))
+    gt.to_csv(tmp_path / "participants.csv", index=False)
+    return tmp_path
+
+
+def test_headline_adds_dev_ai_rows_coverage_50_and_weighting(tmp_path):
+    runs = _chosen_runs({"moe-fusion": {}, "moe-fusion-shuffled": {"random_mu": True}})
+    gt = _ground_truth(tmp_path)
+    table = headline_table(runs, LABEL, oracle=gt / "oracle.json",
+                           oracle_participants=gt / "participants.csv")
+    assert list(table["split"]) == ["dev"] * 4 + ["dev-ai"] * 4 + ["test"] * 4
+    assert list(table["row"][4:8]) == ["real run", "shuffled-label control", "mean predictor",
+                                       "generator oracle (synthetic ground truth)"]
+    assert (table["dataset"] == LABEL).all()
+    assert {"coverage_50", "coverage_50_mean", "coverage_50_sd", "weighting", "n_participants"} <= set(table)
+    chosen = [runs[(m, 1, "dev")]["weighting"] for m in ("moe-fusion", "moe-fusion-shuffled")]
+    assert list(table["weighting"][:4]) == [*chosen, "", ""]
+    ai = table[table["split"] == "dev-ai"].set_index("row")
+    real = [runs[("moe-fusion", s, "dev")]["by_interviewer"]["ai"] for s in (1, 2)]
+    assert ai.loc["real run", "mae_mean"] == pytest.approx(np.mean([r["mae"] for r in real]))
+    assert ai.loc["real run", "coverage_50_mean"] == pytest.approx(np.mean([r["coverage_50"] for r in real]))
+    assert ai.loc["real run", "n_participants"] == 5
+    control = [runs[("moe-fusion-shuffled", s, "dev")]["by_interviewer"]["ai"]["mae"] for s in (1, 2)]
+    assert ai.loc["shuffled-label control", "mae_mean"] == pytest.approx(np.mean(control))
+    mean = runs[("moe-fusion", 1, "dev")]["mean_predictor_by_interviewer"]["ai"]
+    assert ai.loc["mean predictor", "mae_mean"] == pytest.approx(mean["mae"])
+    assert ai.loc["mean predictor", "mae"].endswith("(deterministic)")
+    assert ai.loc["mean predictor", "mae_minus_mean_predictor"] == 0
+    assert ai.loc["real run", "note"].startswith("dev participants with interviewer == 'ai' only")
+    # oracle on dev AI-agent participants 5, 6, 7: truth 11, 3, 7 vs oracle 9, 4, 10
+    oracle = ai.loc["generator oracle (synthetic ground truth)"]
+    assert oracle["mae_mean"] == pytest.approx(2.0)
+    assert oracle["rmse_mean"] == pytest.approx(math.sqrt((4 + 1 + 9) / 3))
+    assert oracle["ccc_mean"] == pytest.approx(M.ccc([11, 3, 7], [9, 4, 10]))
+    assert oracle["n_participants"] == 3 and oracle["coverage_50"] == "n/a"
+    whole_dev_oracle = table[(table["split"] == "dev") & table["row"].str.startswith("generator")].iloc[0]
+    assert whole_dev_oracle["n_participants"] == 5
+    # without the per-participant file the dev-ai oracle row says so instead of guessing
+    no_people = headline_table(runs, LABEL, oracle=gt / "oracle.json").set_index(["split", "row"])
+    row = no_people.loc[("dev-ai", "generator oracle (synthetic ground truth)")]
+    assert row["mae"] == "n/a" and math.isnan(row["mae_mean"]) and "not given" in row["note"]
+    with pytest.raises(InputError, match="participants.csv: oracle participants file not found"):
+        headline_table(runs, LABEL, oracle=gt / "oracle.json", oracle_participants=tmp_path / "x" /
+                       "participants.csv")
+    pd.DataFrame({"participant_id": [1]}).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(InputError, match=r"bad\.csv: .*lacks column"):
+        headline_table(runs, LABEL, oracle=gt / "oracle.json", oracle_participants=tmp_path / "bad.csv")
+
+
+def test_headline_reads_metrics_that_predate_the_new_keys():
+    runs = _old(_chosen_runs({"moe-fusion": {}, "moe-fusion-shuffled": {"random_mu": True}}))
+    table = headline_table(runs, LABEL)
+    assert list(table["split"]) == ["dev"] * 3 + ["dev-ai"] * 3 + ["test"] * 3
+    ai = table[table["split"] == "dev-ai"].set_index("row")
+    assert ai.loc["mean predictor", "mae"] == "n/a" and math.isnan(ai.loc["mean predictor", "mae_mean"])
+    assert math.isnan(ai.loc["real run", "mae_minus_mean_predictor"])
+    assert not ai["control_beats_mean_predictor"].any()
+    assert ai.loc["real run", "mae_mean"] > 0  # by_interviewer was always written
+    assert set(table.loc[table["row"] == "real run", "weighting"]) == {"n/a"}
+
+
+# ---------------------------------------------------------------- aggregation choice
+def test_aggregation_table_one_row_per_model_and_weighting():
+    runs = _chosen_runs({"moe-fusion": {}, "lstm-audio": {"noise": 5.0}})
+    table = aggregation_table(runs, LABEL)
+    assert list(table.columns) == AGGREGATION_COLUMNS
+    assert (table["dataset"] == LABEL).all()
+    assert list(table["model"]) == ["lstm-audio"] * 4 + ["moe-fusion"] * 4
+    assert list(table["weighting"]) == list(WEIGHTINGS) * 2
+    moe = table[table["model"] == "moe-fusion"].set_index("weighting")
+    assert moe["chosen"].sum() == 1
+    assert moe.index[moe["chosen"]][0] == runs[("moe-fusion", 2, "test")]["weighting"]
+    # the comparison is on the two seeds' dev tables, recomputed here
+    dev = [make_chunks(seed * 100 + len("moe-fusion"), split="dev") for seed in (1, 2)]
+    name, choice = choose_weighting(dev)
+    expected = choice.set_index("weighting")
+    assert moe.index[moe["chosen"]][0] == name
+    assert moe["dev_mae_mean"].to_numpy() == pytest.approx(expected["mae_mean"].to_numpy())
+    assert moe["dev_coverage_90"].to_numpy() == pytest.approx(expected["coverage_90_mean"].to_numpy())
+    assert (moe["n_seeds"] == 2).all()
+    assert moe.loc[name, "dev_mae_mean"] == moe["dev_mae_mean"].min()
+    # old metrics: one n/a row per model, not a crash
+    old = aggregation_table(_old(runs), LABEL)
+    assert list(old["weighting"]) == ["n/a", "n/a"] and not old["chosen"].any()
+    assert old["dev_mae_mean"].isna().all()
+    # a comparison that differs between seeds is refused
+    broken = {k: dict(v) for k, v in runs.items()}
+    broken[("moe-fusion", 2, "dev")]["weighting_choice"] = broken[("moe-fusion", 2, "dev")][
+        "weighting_choice"][:2]
+    with pytest.raises(InputError, match="weighting comparison"):
+        aggregation_table(broken, LABEL)
 
 
 # ---------------------------------------------------------------- published (Table 6)

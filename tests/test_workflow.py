@@ -35,6 +35,68 @@ def test_dry_run_plans_the_cohort_and_manifest(tmp_path):
     assert "demo_generate" in out and "manifest_build" in out
 
 
+def _job_counts(out: str) -> dict[str, int]:
+    """The "Job stats" table of a Snakemake (dry) run as {rule: number of jobs}."""
+    block = out.split("Job stats:")[1].split("\n\n")[0]
+    counts = {}
+    for line in block.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.fixture(scope="module")
+def manifest_only(tmp_path_factory, small_cohort):
+    """A scratch working directory holding the small SYNTHETIC cohort and its manifest (nothing else
+    run), so that dry runs plan the whole DAG past the manifest checkpoint in seconds."""
+    work = tmp_path_factory.mktemp("dag")
+    shutil.copy(REPO / "config.yaml", work / "config.yaml")
+    shutil.copytree(small_cohort, work / "results" / "demo-cohort")
+    res = _snakemake("results/manifest.parquet", "--cores", "1", "--snakefile", str(REPO / "Snakefile"),
+                     "--directory", str(work), "--rerun-triggers", "mtime")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return work
+
+
+def _dry_run(work: Path, *args: str, opensmile_enabled: bool | None = None) -> dict[str, int]:
+    extra = []
+    if opensmile_enabled is not None:
+        overlay = {"audio": {"opensmile": {"enabled": opensmile_enabled}}}
+        (work / "opensmile.yaml").write_text(yaml.safe_dump(overlay))
+        extra = ["--configfile", str(work / "config.yaml"), str(work / "opensmile.yaml")]
+    res = _snakemake("-n", *args, *extra, "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
+                     "--rerun-triggers", "mtime")
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    return _job_counts(out)
+
+
+@pytest.mark.parametrize("enabled", [None, True])
+def test_egemaps_in_default_targets_only_when_enabled(manifest_only, enabled):
+    """audio.opensmile.enabled (config.yaml: false): eGeMAPS, their QC and statistics join the default
+    targets only when true; every other stage is planned the same."""
+    manifest = pd.read_parquet(manifest_only / "results/manifest.parquet")
+    n_ok = int((manifest["status"] == "ok").sum())
+    counts = _dry_run(manifest_only, opensmile_enabled=enabled)
+    assert counts["audio_clean"] == counts["vggish_embed"] == counts["face_frames"] == n_ok
+    assert counts.get("opensmile_lld", 0) == (n_ok if enabled else 0)
+    assert counts["normalize_fit"] == (3 if enabled else 2)  # video, audio (+ egemaps)
+    assert counts["qc_summary"] == 1 and counts["integrity_check"] == 1
+
+
+def test_egemaps_made_when_asked_for(manifest_only):
+    """Off by default, the eGeMAPS rules still run for a file asked for: the statistics need the
+    training sessions' LLDs (and their cleaned audio), nothing else."""
+    manifest = pd.read_parquet(manifest_only / "results/manifest.parquet")
+    n_train = int(((manifest["status"] == "ok") & (manifest["split"] == "train")).sum())
+    counts = _dry_run(manifest_only, "results/normalize/egemaps.json")
+    assert counts == {"audio_clean": n_train, "opensmile_lld": n_train, "normalize_fit": 1}
+    pid = int(manifest.loc[manifest["status"] == "ok", "participant_id"].iloc[0])
+    assert _dry_run(manifest_only, f"results/features/egemaps/{pid}.parquet") == \
+        {"audio_clean": 1, "opensmile_lld": 1}
+
+
 def test_config_is_validated(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"dataset": {"kind": "nonsense", "root": "x"}}))
@@ -76,16 +138,20 @@ def test_tiny_run_outputs(tiny_run):
     summary = pd.read_csv(work / "results/qc/summary.tsv", sep="\t")
     assert (summary["participants_in"] == summary["ok"] + summary["flagged"]).all()
     train = set(manifest.loc[(manifest["split"] == "train") & (manifest["status"] == "ok"), "participant_id"])
-    for stats in ("video", "audio", "egemaps"):
+    for stats in ("video", "audio"):
         s = json.loads((work / f"results/normalize/{stats}.json").read_text())
         assert s["fitted_on"] == "train" and set(s["participant_ids"]) == train
+    # eGeMAPS feed no model: not made by default (audio.opensmile.enabled: false)
+    assert not (work / "results/normalize/egemaps.json").exists()
+    assert not (work / "results/features/egemaps").exists()
+    assert not (work / "benchmarks/opensmile_lld").exists()
     for modality in ("video", "audio", "fusion"):
         for split in ("train", "dev", "test"):
             parts = sorted((work / f"results/shards/{modality}/{split}").glob("part-*.parquet"))
             assert parts, (modality, split)
             df = pd.read_parquet(parts[0])
             assert set(df["split"]) == {split}
-    for rule in ("audio_clean", "vggish_embed", "opensmile_lld", "face_frames", "chunk_shards",
+    for rule in ("audio_clean", "vggish_embed", "face_frames", "chunk_shards",
                  "normalize_apply", "train_expert", "train_moe", "train_fusion", "train_baseline", "evaluate",
                  "plots_render", "curves_render"):
         assert any((work / "benchmarks" / rule).glob("*.tsv")), rule
@@ -95,17 +161,32 @@ def test_tiny_run_outputs(tiny_run):
 
 def test_tiny_run_models_and_tables(tiny_run):
     work = tiny_run
-    for model in ("moe-fusion", "moe-fusion-shuffled", "moe-audio", "moe-video", "expert-audio-woz",
-                  "expert-video-ai", "rf-audio", "lstm-fusion"):
+    evaluated = ("moe-fusion", "moe-fusion-shuffled", "expert-fusion-woz", "expert-fusion-ai", "moe-audio",
+                 "moe-video", "rf-audio", "lstm-fusion")
+    inner = ("expert-audio-woz", "expert-video-ai", "expert-fusion-woz-shuffled", "expert-fusion-ai-shuffled")
+    for model in evaluated + inner:
         for seed in (0, 1):
             d = work / f"results/models/{model}/seed{seed}"
             cfg = json.loads((d / "config.json").read_text())
             assert cfg["synthetic"] is True and cfg["data"]["splits"] == ["train", "dev"]
+            assert cfg["features"]["schema_version"] == 2
             for split in ("dev", "test"):
-                m = json.loads((work / f"results/metrics/{model}/seed{seed}/{split}.json").read_text())
-                assert m["split"] == split and m["n_participants"] > 0
-    moe = json.loads((work / "results/models/moe-audio/seed0/config.json").read_text())
-    assert set(moe["init_experts"]) == {"woz", "ai"}
+                metrics = work / f"results/metrics/{model}/seed{seed}/{split}.json"
+                assert metrics.is_file() == (model in evaluated), metrics
+                if model in evaluated:
+                    m = json.loads(metrics.read_text())
+                    assert m["split"] == split and m["n_participants"] > 0 and m["weighting"]
+    # the mixtures start from their two interviewer experts (the shuffled control's from its own)
+    for mixture, expert in (("moe-audio", "expert-audio"), ("moe-fusion", "expert-fusion"),
+                            ("moe-fusion-shuffled", "expert-fusion")):
+        cfg = json.loads((work / f"results/models/{mixture}/seed0/config.json").read_text())
+        suffix = "-shuffled" if mixture.endswith("shuffled") else ""
+        assert cfg["init_experts"] == {who: f"results/models/{expert}-{who}{suffix}/seed0"
+                                       for who in ("woz", "ai")}
+        assert cfg["shuffle_labels"] == bool(suffix)
+    ai = json.loads((work / "results/models/expert-fusion-ai/seed0/config.json").read_text())
+    assert ai["init_from"] == "results/models/expert-fusion-woz/seed0" and ai["interviewer"] == "ai"
+    assert (work / "results/tables/aggregation.csv").is_file()
     grid = pd.read_csv(work / "results/tables/comparison_grid.csv")
     assert grid["dataset"].str.contains("synthetic").all()
     headline = pd.read_csv(work / "results/tables/headline.csv")
@@ -131,11 +212,12 @@ def test_report_renders_offline(tiny_run):
 
 def test_single_stage_reruns(tiny_run):
     res = _snakemake("--cores", "2", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tiny_run),
-                     "--configfile", str(tiny_run / "tiny.yaml"), "--forcerun", "opensmile_lld", "-n")
+                     "--configfile", str(tiny_run / "tiny.yaml"), "--forcerun", "vggish_embed", "-n")
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-3000:]
-    stats = out.split("Job stats:")[1].split("\n\n")[0]
-    assert "opensmile_lld" in stats and "vggish_embed" not in stats and "audio_clean" not in stats
+    stats = _job_counts(out)
+    assert "vggish_embed" in stats and "audio_clean" not in stats and "face_frames" not in stats
+    assert "opensmile_lld" not in stats
 
 
 def test_training_declares_the_feature_files_it_reads(tiny_run):

@@ -94,6 +94,21 @@ def _cmd_bench(args) -> int:
             steps=pbench.model_input_steps(chunks) if chunks else None,
             model_cfg={**dict(cfg.get("model") or {}), **_encoder_steps_override(args)})}
         print(json.dumps(result, indent=2, default=str))
+    elif args.what == "learning":
+        from depsev import bench_learning as bl
+
+        if args.check:
+            checks = bl.check_targets(args.check)
+            result = {"headline": args.check, "targets": checks.to_dict(orient="records")}
+            print(bl.targets_markdown(checks))
+        else:
+            if not args.out:
+                raise InputError(None, "bench learning needs --out (a scratch folder) or --check "
+                                       "HEADLINE_CSV")
+            result = bl.run_learning_benchmark(args.out, participants=args.participants,
+                                               minutes=args.session_minutes, seed=args.seed, cores=args.cores,
+                                               config=args.config)
+            print((Path(args.out) / "learning_benchmark.md").read_text())
     else:  # pragma: no cover - argparse restricts choices
         raise SystemExit(f"unknown benchmark {args.what}")
     if args.json:
@@ -173,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=_cmd_weights)
 
     b = sub.add_parser("bench", help="speed benchmarks (not tests)")
-    b.add_argument("what", choices=["vggish", "predict", "model"])
+    b.add_argument("what", choices=["vggish", "predict", "model", "learning"])
     b.add_argument("--wav", default=None, help="audio to embed (default: synthetic speech-like signal)")
     b.add_argument("--seconds", type=float, default=60.0)
     b.add_argument("--threads", type=int, default=2)
@@ -191,6 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: the package defaults = the shipped config, paper chunk sizes)")
     b.add_argument("--encoder-steps", type=int, default=None,
                    help="bench model: override model.encoder_steps (0 = LSTM over every frame)")
+    b.add_argument("--check", default=None,
+                   help="bench learning: only check the learning targets on a finished run's headline.csv")
+    b.add_argument("--out", default=None, help="bench learning: scratch folder for the whole workflow run")
+    b.add_argument("--participants", type=int, default=120, help="bench learning: SYNTHETIC cohort size")
+    b.add_argument("--session-minutes", type=float, default=1.0, help="bench learning: minutes per session")
+    b.add_argument("--seed", type=int, default=11, help="bench learning: generator seed")
+    b.add_argument("--cores", type=int, default=2, help="bench learning: snakemake --cores")
     b.set_defaults(func=_cmd_bench)
     pr = sub.add_parser("predict", help="predict one NEW session (a research measurement, not a diagnosis)")
     pr.add_argument("session", nargs="?", default=None, help="session folder (E-DAIC / DAIC-WOZ layout)")

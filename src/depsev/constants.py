@@ -13,6 +13,21 @@ GAZE = ["gaze_0_x", "gaze_0_y", "gaze_0_z", "gaze_1_x", "gaze_1_y", "gaze_1_z",
         "gaze_angle_x", "gaze_angle_y"]
 #: the 49 per-frame face features, in the order depsev writes them
 FACE_FEATURES = POSE + GAZE + AU_INTENSITY + AU_PRESENCE
+#: which face features the models read (``config.yaml: face.features``), selected when the video
+#: normalization statistics are fitted (the face frame files always keep all 49):
+#: ``all`` -- 6 pose + 8 gaze + 17 AU intensities + 18 AU presences; ``au`` -- the 35 AU columns;
+#: ``au17`` -- the 17 AU intensities of the paper's Table 2
+FACE_FEATURE_SETS = {"all": FACE_FEATURES, "au": AU_INTENSITY + AU_PRESENCE, "au17": AU_INTENSITY}
+#: the name recorded in shard metadata and checkpoints for each face feature set
+FACE_FEATURE_SET_NAMES = {"all": "openface2_pose_gaze_au49", "au": "openface2_au35", "au17": "openface2_au17"}
+
+
+def face_feature_set_name(feature_names: list[str]) -> str:
+    """The recorded name of a face feature list (``openface2_custom<N>`` for another subset)."""
+    for key, names in FACE_FEATURE_SETS.items():
+        if list(feature_names) == list(names):
+            return FACE_FEATURE_SET_NAMES[key]
+    return f"openface2_custom{len(feature_names)}"
 FACE_META = ["frame", "timestamp", "confidence", "success"]
 #: E-DAIC ``<ID>_OpenFace2.1.0_Pose_gaze_AUs.csv``: 53 columns, no face_id
 EDAIC_OPENFACE_COLUMNS = FACE_META + FACE_FEATURES

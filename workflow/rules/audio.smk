@@ -1,5 +1,6 @@
 # Stage 1 (audio): clean the recording (16 kHz mono, spectral-gating denoise, participant speech only),
-# then VGGish fc2 (4096-d) + 128-d embeddings and openSMILE eGeMAPS low-level descriptors.
+# then VGGish fc2 (4096-d) + 128-d embeddings and openSMILE eGeMAPS low-level descriptors (read by no
+# model: default targets only with audio.opensmile.enabled, otherwise made when a file is asked for).
 # Alternative (audio.source: edaic_shipped): read the corpus' own vgg16.csv / eGeMAPS CSVs.
 
 

@@ -23,8 +23,11 @@ SESSIONS_TABLE = config["dataset"].get("sessions_table") or ""
 DEMO = {"participants": 48, "minutes": 2.5, "seed": 7, **config.get("demo", {})}
 AUDIO = {"source": "depsev", "denoise": True, "normalize": True, "segmentation": "auto", **config.get("audio", {})}
 VGGISH = {"sha256": None, "batch_size": 32, **AUDIO.get("vggish", {"weights": "random"})}
-OPENSMILE = {"feature_set": "eGeMAPSv02", "feature_level": "LowLevelDescriptors",
+OPENSMILE = {"enabled": False, "feature_set": "eGeMAPSv02", "feature_level": "LowLevelDescriptors",
              **AUDIO.get("opensmile", {})}
+# eGeMAPS (opensmile_lld, or egemaps_read with audio.source edaic_shipped) feed no model: they are among
+# the default targets only when audio.opensmile.enabled; the rules still run for a file asked for
+EGEMAPS = bool(OPENSMILE["enabled"])
 OPENFACE = config.get("openface", {})
 CHUNKS = {"video_frames": 5000, "audio_frames": 300, "video_downsample": 1, "audio_downsample": 1,
           "min_coverage": 0.5, "balance_train": False, **config.get("chunks", {})}
@@ -33,6 +36,7 @@ if IS_DEMO:
     CHUNKS.update(DEMO.get("chunks", {}))
 QC = {"min_audio_seconds": 10.0, "min_face_success_share": 0.1, **config.get("qc", {})}
 FACE_CONFIDENCE = _get("face", "confidence_threshold", 0.75)
+FACE_FEATURE_SET = _get("face", "features", "all")
 
 if VGGISH["weights"] == "random" and not IS_DEMO:
     raise ValueError(
@@ -42,7 +46,8 @@ if VGGISH["weights"] == "random" and not IS_DEMO:
 
 SPLITS = ["train", "dev", "test"]
 SHARD_MODALITIES = ["video", "audio", "fusion"]
-NORM_MODALITIES = ["video", "audio", "egemaps"]
+# normalized modalities among the default targets (all_targets)
+NORM_MODALITIES = ["video", "audio"] + (["egemaps"] if EGEMAPS else [])
 # per-session feature folder of each normalized modality
 FEATURE_DIR = {
     "video": "results/features/face",
@@ -151,7 +156,7 @@ def stage_qc_files(wildcards):
     ids = ok_ids()
     files = {"face": expand("results/qc/face/{pid}.json", pid=ids)}
     if AUDIO["source"] == "depsev":
-        for stage in ("audio", "vggish", "egemaps"):
+        for stage in ("audio", "vggish") + (("egemaps",) if EGEMAPS else ()):
             files[stage] = expand(f"results/qc/{stage}/{{pid}}.json", pid=ids)
     return files
 
@@ -189,6 +194,10 @@ def openface_raw_csv(wildcards, input):
 # ---------------------------------------------------------------- training and evaluation
 MODEL_CFG = dict(config.get("model", {}))
 TRAIN_CFG = dict(config.get("train", {}))
+# checked when the DAG is built (a typo fails here, not in the first training job)
+from depsev.train.config import TrainConfig  # noqa: E402
+
+TRAIN = TrainConfig.from_dict(TRAIN_CFG, "config.yaml: train")
 EVAL = {"seeds": [0, 1, 2], "baselines": ["rf", "resnet", "lstm"],
         "modalities": ["audio", "video", "fusion"], "shuffled_control": True,
         "latency_batch_size": 16, "latency_repeats": 20, **config.get("evaluate", {})}
@@ -196,15 +205,24 @@ SEEDS = [int(s) for s in EVAL["seeds"]]
 
 
 def model_names():
-    """Every model of the evaluation, as <family>-<modality>[-<variant>]."""
-    names = ["moe-fusion"]
+    """Every evaluated model, as <family>-<modality>[-<variant>]: the paper's model, its two interviewer
+    experts and its shuffled-label control, the single-stream mixtures, and the comparison grid."""
+    names = ["moe-fusion", "expert-fusion-woz", "expert-fusion-ai"]
     if EVAL["shuffled_control"]:
         names.append("moe-fusion-shuffled")
-    for mod in ("audio", "video"):
-        if mod in EVAL["modalities"]:
-            names.append(f"moe-{mod}")
-            names += [f"expert-{mod}-{who}" for who in ("woz", "ai")]
+    names += [f"moe-{mod}" for mod in ("audio", "video") if mod in EVAL["modalities"]]
     names += [f"{fam}-{mod}" for fam in EVAL["baselines"] for mod in EVAL["modalities"]]
+    return names
+
+
+def trained_models():
+    """Every trained model folder (the integrity check reads them all): the evaluated ones, the
+    single-stream experts inside moe-audio / moe-video, and the experts of the shuffled-label control."""
+    names = model_names()
+    names += [f"expert-{mod}-{who}" for mod in ("audio", "video") if mod in EVAL["modalities"]
+              for who in ("woz", "ai")]
+    if EVAL["shuffled_control"]:
+        names += ["expert-fusion-woz-shuffled", "expert-fusion-ai-shuffled"]
     return names
 
 
@@ -226,6 +244,26 @@ def train_inputs(wildcards):
         features += [f"results/features/audio/{pid}_segments.parquet" for pid in pids]
     return {"train_shards": f"results/shards/{mod}/train", "dev_shards": f"results/shards/{mod}/dev",
             "features": features}
+
+
+def expert_inputs(wildcards):
+    """An interviewer expert's data; the AI-agent expert also starts from the WoZ expert's weights
+    (train.ai_expert_init: woz)."""
+    inputs = train_inputs(wildcards)
+    if wildcards.interviewer == "ai" and TRAIN.ai_expert_init == "woz":
+        inputs["init_from"] = (f"results/models/expert-{wildcards.modality}-woz{wildcards.control}/"
+                               f"seed{wildcards.seed}")
+    return inputs
+
+
+def mixture_inputs(wildcards):
+    """A mixture's data and its two trained interviewer experts (moe-<audio|video>, moe-fusion[-shuffled])."""
+    mod = wildcards.get("modality", "fusion")
+    control = wildcards.get("control", "")
+    inputs = train_inputs(wildcards)
+    for who in ("woz", "ai"):
+        inputs[who] = f"results/models/expert-{mod}-{who}{control}/seed{wildcards.seed}"
+    return inputs
 
 
 def _model_shard_modality(model):

@@ -34,7 +34,7 @@ rule integrity_check:
         manifest="results/manifest.parquet",
         stats=expand("results/normalize/{normmod}.json", normmod=["video", "audio"]),
         shards=expand("results/shards/{modality}/{split}", modality=SHARD_MODALITIES, split=SPLITS),
-        models=expand("results/models/{model}/seed{seed}", model=model_names(), seed=SEEDS),
+        models=expand("results/models/{model}/seed{seed}", model=trained_models(), seed=SEEDS),
     output:
         report=report("results/qc/integrity.json", category="QC summary"),
     log:
@@ -59,6 +59,7 @@ rule tables_build:
         grid=report("results/tables/comparison_grid.csv", category="Tables"),
         headline=report("results/tables/headline.csv", category="Tables"),
         published=report("results/tables/published.csv", category="Tables"),
+        aggregation=report("results/tables/aggregation.csv", category="Tables"),
     params:
         dataset_kind=KIND,
     log:

@@ -10,6 +10,7 @@ rule normalize_fit:
         stats="results/normalize/{normmod}.json",
     params:
         feature_dir=lambda wildcards: FEATURE_DIR[wildcards.normmod],
+        face_features=FACE_FEATURE_SET,
     conda:
         ENV
     log:

@@ -5,23 +5,26 @@
 
 
 rule train_expert:
-    # one LSTM expert per modality and interviewer type (paper eq. 10-11)
+    # one expert per modality and interviewer type (paper eq. 10-11), each with its own encoder(s),
+    # trained on its own interviewer type's sessions; the AI-agent expert starts from the WoZ expert
+    # (train.ai_expert_init: woz). Fusion experts also exist for the shuffled-label control.
     input:
-        unpack(train_inputs),
+        unpack(expert_inputs),
     output:
-        model=directory("results/models/expert-{modality}-{interviewer}/seed{seed}"),
+        model=directory("results/models/expert-{modality}-{interviewer}{control}/seed{seed}"),
     wildcard_constraints:
-        modality="audio|video",
+        modality="audio|video|fusion",
         interviewer="woz|ai",
+        control="|-shuffled",
     params:
         kind="expert",
-        shuffle=False,
+        shuffle=lambda wildcards: wildcards.control == "-shuffled",
         model_cfg=MODEL_CFG,
         train_cfg=TRAIN_CFG,
     log:
-        "logs/train_expert/{modality}-{interviewer}-seed{seed}.log",
+        "logs/train_expert/{modality}-{interviewer}{control}-seed{seed}.log",
     benchmark:
-        "benchmarks/train_expert/{modality}-{interviewer}-seed{seed}.tsv"
+        "benchmarks/train_expert/{modality}-{interviewer}{control}-seed{seed}.tsv"
     threads: 1
     resources:
         mem_mb=4000,
@@ -33,12 +36,10 @@ rule train_expert:
 
 
 rule train_moe:
-    # uncertainty-aware mixture of the two interviewer experts of one modality (paper eq. 12-15);
-    # its experts start from the separately trained ones
+    # uncertainty-aware mixture of the two interviewer experts of one modality (paper eq. 12-15):
+    # each expert (with its own encoder) is loaded from train_expert, then the gate is trained
     input:
-        unpack(train_inputs),
-        woz="results/models/expert-{modality}-woz/seed{seed}",
-        ai="results/models/expert-{modality}-ai/seed{seed}",
+        unpack(mixture_inputs),
     output:
         model=directory("results/models/moe-{modality}/seed{seed}"),
     wildcard_constraints:
@@ -63,10 +64,11 @@ rule train_moe:
 
 
 rule train_fusion:
-    # gated audio/video fusion + fusion LSTM + interviewer MoE (paper eq. 18-24); the
-    # "-shuffled" variant is the shuffled-label control (training labels permuted across participants)
+    # the paper's model: two fusion experts (gated audio/video fusion + fusion LSTM, eq. 18-24), one per
+    # interviewer type, loaded from train_expert, combined by the uncertainty-aware gate (eq. 12-15);
+    # "-shuffled" is the shuffled-label control (every stage trained on permuted training labels)
     input:
-        unpack(train_inputs),
+        unpack(mixture_inputs),
     output:
         model=directory("results/models/moe-fusion{control}/seed{seed}"),
     wildcard_constraints:

@@ -1,4 +1,9 @@
-"""Rule evaluate: predictions of every seed on dev and test, participant- and chunk-level metrics."""
+"""Rule evaluate: predictions of every seed on dev and test, participant- and chunk-level metrics.
+
+The chunk weighting of the participant aggregation is chosen first, on the dev predictions of all
+seeds only (:func:`depsev.evaluate.aggregate.choose_weighting`); the test split is predicted after
+that choice is made, so its predictions cannot influence it.  Every split's metrics then use it.
+"""
 
 from pathlib import Path
 
@@ -8,6 +13,7 @@ from depsev.workflow import log_to, single_log, write_json
 
 with log_to(single_log(snakemake)):  # noqa: F821 - injected by Snakemake
     from depsev.corpus.manifest import read_manifest
+    from depsev.evaluate.aggregate import choose_weighting
     from depsev.evaluate.tables import evaluate_predictions
     from depsev.predict.inference import predict_split
 
@@ -17,12 +23,28 @@ with log_to(single_log(snakemake)):  # noqa: F821 - injected by Snakemake
     train_scores = train.astype(float).to_numpy()
     outputs = {(Path(p).parent.name, Path(p).stem): p for p in sm.output.predictions}
     metric_files = {(Path(p).parent.name, Path(p).stem): p for p in sm.output.metrics}
-    for model_dir in sm.input.models:
-        seed_dir = Path(model_dir).name
+    seeds = [Path(model_dir).name for model_dir in sm.input.models]
+
+    # 1. dev predictions of every seed, and the chunk weighting chosen on them alone
+    dev = {}
+    for model_dir, seed_dir in zip(sm.input.models, seeds, strict=True):
+        dev[seed_dir] = predict_split(model_dir, sm.input.dev, manifest)
+        dev[seed_dir].to_parquet(outputs[(seed_dir, "dev")], index=False)
+    weighting, choice = choose_weighting([dev[s] for s in seeds],
+                                         sources=[outputs[(s, "dev")] for s in seeds])
+    print(sm.wildcards.model, "chunk weighting chosen on dev:", weighting)
+    print(choice.to_string(index=False))
+
+    # 2. metrics of every split with that weighting (test predicted only now)
+    for model_dir, seed_dir in zip(sm.input.models, seeds, strict=True):
         for split in ("dev", "test"):
-            pred = predict_split(model_dir, sm.input[split], manifest)
-            pred.to_parquet(outputs[(seed_dir, split)], index=False)
-            metrics = evaluate_predictions(pred, train_scores, source=outputs[(seed_dir, split)])
+            if split == "dev":
+                pred = dev[seed_dir]
+            else:
+                pred = predict_split(model_dir, sm.input[split], manifest)
+                pred.to_parquet(outputs[(seed_dir, split)], index=False)
+            metrics = evaluate_predictions(pred, train_scores, weighting=weighting, weighting_choice=choice,
+                                           source=outputs[(seed_dir, split)])
             metrics.update(model=sm.wildcards.model, seed=int(seed_dir.removeprefix("seed")))
             write_json(metrics, metric_files[(seed_dir, split)])
             print(sm.wildcards.model, seed_dir, split, metrics["participant"])

@@ -13,6 +13,6 @@ with log_to(single_log(snakemake)):  # noqa: F821 - injected by Snakemake
     sm = snakemake  # noqa: F821
     manifest = read_manifest(sm.input.manifest)
     paths = {int(Path(p).stem): Path(p) for p in sm.input.features}
-    stats = fit_from_files(paths, manifest, sm.wildcards.normmod)
+    stats = fit_from_files(paths, manifest, sm.wildcards.normmod, face_features=sm.params.face_features)
     save_stats(stats, sm.output.stats)
     print(f"fitted {sm.wildcards.normmod} statistics on {len(paths)} training sessions")

@@ -1,4 +1,4 @@
-"""Rule tables_build: the comparison grid (Table 5), headline and published (Table 6) tables."""
+"""Rule tables_build: the comparison grid (Table 5), headline, published (Table 6) and aggregation tables."""
 
 from pathlib import Path
 
@@ -9,6 +9,7 @@ from depsev.workflow import log_to, single_log
 with log_to(single_log(snakemake)):  # noqa: F821 - injected by Snakemake
     from depsev.evaluate.published import published_table
     from depsev.evaluate.tables import (
+        aggregation_table,
         comparison_grid,
         dataset_label,
         headline_table,
@@ -20,8 +21,14 @@ with log_to(single_log(snakemake)):  # noqa: F821 - injected by Snakemake
     metrics = read_metrics_tree(Path(sm.input.metrics[0]).parents[2])
     grid = comparison_grid(metrics, label)
     grid.to_csv(sm.output.grid, index=False)
-    oracle = Path(sm.input.oracle).with_name("oracle.json") if "oracle" in sm.input.keys() else None
-    headline = headline_table(metrics, label, oracle=oracle)
+    # the synthetic cohort's ground_truth/ folder: oracle.json (per split) and participants.csv (per
+    # participant, for the oracle on the dev AI-agent participants)
+    ground_truth = Path(sm.input.oracle).parent if "oracle" in sm.input.keys() else None
+    headline = headline_table(
+        metrics, label,
+        oracle=None if ground_truth is None else ground_truth / "oracle.json",
+        oracle_participants=None if ground_truth is None else ground_truth / "participants.csv")
     headline.to_csv(sm.output.headline, index=False)
     published_table(grid, label).to_csv(sm.output.published, index=False)
+    aggregation_table(metrics, label).to_csv(sm.output.aggregation, index=False)
     print(headline.to_string())

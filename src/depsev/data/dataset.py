@@ -26,7 +26,8 @@ about 2.5 GB of audio chunks); items are views, nothing is copied per batch.
 Labels are required: a chunk without ``phq_score`` raises :class:`~depsev.errors.InputError`
 (rows are never dropped silently).  ``interviewer`` keeps only one interviewer type's chunks (the
 per-interviewer experts); ``shuffle_labels_seed`` gives the shuffled-label control (see
-:func:`participant_label_permutation`).
+:func:`participant_label_permutation`; labels are permuted over the whole split, then the
+interviewer selection applies).
 """
 
 from __future__ import annotations
@@ -142,7 +143,11 @@ def participant_label_permutation(participant_ids: Iterable[int], seed: int) -> 
 
 
 def _shuffle_labels(labels: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """``labels`` with ``phq_score`` and ``band`` permuted at participant level (seeded)."""
+    """``labels`` with ``phq_score`` and ``band`` permuted at participant level (seeded) over the WHOLE
+    split, before any interviewer selection: every stage of the control (the two experts, each trained
+    on one interviewer type's sessions, and the mixture) sees the same permutation, and the control
+    cannot learn the interviewer types' mean scores (a label-free shortcut through the flag ``z``).
+    ``label_from`` records whose label each participant got."""
     per_pid = labels.groupby("participant_id")[["phq_score", "band"]].first()
     donor = participant_label_permutation(per_pid.index, seed)
     out = labels.copy()
@@ -207,14 +212,14 @@ class ChunkDataset(Dataset):
             streams[stream] = (x, m)
         assert labels is not None
         labels = _check_labels(labels, split, where)
+        if shuffle_labels_seed is not None:  # over the whole split, THEN the interviewer selection
+            labels = _shuffle_labels(labels, int(shuffle_labels_seed))
         keep = np.ones(len(labels), bool)
         if interviewer is not None:
             keep = (labels["interviewer"] == interviewer).to_numpy()
             if not keep.any():
                 raise InputError(where, f"no chunk of interviewer type {interviewer!r} in this split")
         labels = labels[keep].reset_index(drop=True)
-        if shuffle_labels_seed is not None:
-            labels = _shuffle_labels(labels, int(shuffle_labels_seed))
         tensors = {s: (torch.from_numpy(np.ascontiguousarray(x[keep])), torch.from_numpy(m[keep]))
                    for s, (x, m) in streams.items()}
         return cls(tensors, labels, meta, modality=modality, split=split, files=files,
@@ -259,7 +264,8 @@ class ChunkDataset(Dataset):
                    for name, info in self.meta.get("streams", {}).items()}
         return {"modality": self.modality, "streams": streams, "weights": self.meta.get("weights"),
                 "dataset_kind": self.meta.get("dataset_kind"), "synthetic": bool(self.meta.get("synthetic")),
-                "schema_version": self.meta.get("schema_version"), "balance": self.meta.get("balance")}
+                "schema_version": self.meta.get("schema_version"), "balance": self.meta.get("balance"),
+                "chunk_config": self.meta.get("chunk_config")}
 
 
 def balanced_sampler(dataset: ChunkDataset, seed: int,

@@ -9,9 +9,10 @@ Kinds x modalities (``modality`` "fusion" = both streams; "both" is accepted as 
 ==========  ===============  =====================================================================
 kind        modalities       model
 ==========  ===============  =====================================================================
-expert      audio, video     encoder -> one expert (one interviewer type, no gate)
-moe         audio, video     encoder -> two interviewer experts + gate (eq. 12-15)
-fusion      fusion           both encoders -> gated fusion -> fusion LSTM -> experts + gate
+expert      audio, video     its own encoder -> expert head (one interviewer type, no gate)
+expert      fusion           its own encoders -> gated fusion -> fusion LSTM -> expert head
+moe         audio, video     two single-stream experts (each its own encoder) + gate (eq. 12-15)
+fusion      fusion           two fusion experts (each its own encoders, fusion LSTM) + gate
 lstm        all three        plain LSTM baseline (encoders, masked mean, heads)
 resnet      all three        1-D ResNet baseline
 ==========  ===============  =====================================================================
@@ -34,17 +35,20 @@ from depsev.models.baselines import (
 )
 from depsev.models.config import ModelConfig
 from depsev.models.encoders import STREAMS
-from depsev.models.experts import Prediction
-from depsev.models.fusion import FusionModel
-from depsev.models.moe import StreamExpertModel, StreamMoEModel, combine_experts
+from depsev.models.experts import Prediction, StreamExpert
+from depsev.models.fusion import FusionExpert, FusionModel
+from depsev.models.moe import MixtureOfExperts, StreamMoEModel, combine_experts
 
 KINDS = ("expert", "moe", "fusion", "lstm", "resnet")
+#: kinds that are a mixture of two interviewer-type experts (started from trained ``expert`` models)
+MIXTURE_KINDS = ("moe", "fusion")
 MODALITIES = ("audio", "video", "fusion")
 
 __all__ = [
-    "KINDS", "MODALITIES", "STREAMS", "ModelConfig", "Prediction", "FusionModel", "StreamExpertModel",
-    "StreamMoEModel", "build_model", "combine_experts", "count_parameters", "chunk_summary_features",
-    "batch_summary_features", "make_random_forest", "model_streams",
+    "KINDS", "MIXTURE_KINDS", "MODALITIES", "STREAMS", "ModelConfig", "Prediction", "FusionModel",
+    "FusionExpert", "StreamExpert", "MixtureOfExperts", "StreamMoEModel", "build_model", "combine_experts",
+    "count_parameters", "chunk_summary_features", "batch_summary_features", "make_random_forest",
+    "model_streams",
 ]
 
 
@@ -69,8 +73,8 @@ def build_model(kind: str, modality: str, cfg: ModelConfig | None = None,
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     single = len(streams) == 1
-    if kind in ("expert", "moe") and not single:
-        raise ValueError(f"kind {kind!r} takes one stream (audio or video); use kind 'fusion' for both")
+    if kind == "moe" and not single:
+        raise ValueError("kind 'moe' takes one stream (audio or video); use kind 'fusion' for both")
     if kind == "fusion" and single:
         raise ValueError("kind 'fusion' needs modality 'fusion' (both streams)")
     if seed is None:
@@ -82,7 +86,7 @@ def build_model(kind: str, modality: str, cfg: ModelConfig | None = None,
 
 def _construct(kind: str, streams: tuple[str, ...], cfg: ModelConfig) -> nn.Module:
     if kind == "expert":
-        return StreamExpertModel(streams[0], cfg)
+        return StreamExpert(streams[0], cfg) if len(streams) == 1 else FusionExpert(cfg)
     if kind == "moe":
         return StreamMoEModel(streams[0], cfg)
     if kind == "fusion":

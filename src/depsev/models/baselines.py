@@ -21,11 +21,10 @@ may use the spread of the trees' predictions).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
-from sklearn.ensemble import RandomForestRegressor
-from sklearn.random_projection import GaussianRandomProjection
 from torch import Tensor, nn
 
 from depsev.errors import InputError
@@ -155,6 +154,8 @@ def chunk_summary_features(x: np.ndarray | Tensor, m: np.ndarray | Tensor,
                                f"got {list(xa.shape)} and {list(ma.shape)}")
     b, length, d = xa.shape
     if reduce_to is not None and reduce_to < d:
+        from sklearn.random_projection import GaussianRandomProjection
+
         rp = GaussianRandomProjection(n_components=reduce_to, random_state=seed).fit(np.zeros((1, d)))
         xa = rp.transform(xa.reshape(b * length, d)).reshape(b, length, reduce_to)
     w = ma[..., None]
@@ -180,12 +181,14 @@ def batch_summary_features(batch: Mapping[str, Tensor], streams: Sequence[str], 
     return np.concatenate(feats, axis=1)
 
 
-def make_random_forest(seed: int, n_trees: int = 200) -> RandomForestRegressor:
+def make_random_forest(seed: int, n_trees: int = 200) -> Any:
     """Unfitted random-forest regressor of the PHQ-8 score (bands follow from the score).
 
     ``min_samples_leaf=2`` and ``max_features=1/3`` (the classic regression-forest choice) limit
     overfitting on few participants; ``n_jobs=1`` because builds share few cores (results do not
     depend on it); ``random_state=seed`` makes the fit reproducible.
     """
+    from sklearn.ensemble import RandomForestRegressor  # imported here: every torch job imports this module
+
     return RandomForestRegressor(n_estimators=n_trees, min_samples_leaf=2, max_features=1 / 3,
                                  n_jobs=1, random_state=seed)

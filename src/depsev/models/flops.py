@@ -88,32 +88,35 @@ def _pool_flops(length: int, steps: int, width: int) -> int:
 
 
 def fusion_flops(cfg: ModelConfig, la: int, lv: int) -> FlopsReport:
-    """Analytic MACs / FLOPs of :class:`~depsev.models.fusion.FusionModel` for one chunk pair."""
+    """Analytic MACs / FLOPs of :class:`~depsev.models.fusion.FusionModel` for one chunk pair: two
+    complete fusion experts (each its own encoders, gates, fusion LSTM and head) + the interviewer gate."""
     h, hf, e, t = cfg.hidden, cfg.fusion_hidden, cfg.expert_hidden, cfg.fusion_steps
     r = FlopsReport(la=la, lv=lv)
-    # encoders: input masking, (audio) projection, pooling to encoder_steps, LSTM, output masking
     ta, tv = encoder_length(cfg, la), encoder_length(cfg, lv)
-    r.add("audio_projection", linear_macs(cfg.audio_dim, cfg.audio_proj, la),
-          la * cfg.audio_dim + la * cfg.audio_proj)
-    r.add("video_masking", 0, lv * cfg.video_dim)
-    for name, length, steps, width in (("audio", la, ta, cfg.audio_proj), ("video", lv, tv, cfg.video_dim)):
-        if steps < length:
-            r.add(f"{name}_encoder_pooling", 0, _pool_flops(length, steps, width))
-    r.add("audio_lstm", lstm_macs(cfg.audio_proj, h, ta), lstm_elementwise(h, ta) + ta * h)
-    r.add("video_lstm", lstm_macs(cfg.video_dim, h, tv), lstm_elementwise(h, tv) + tv * h)
-    for name, length in (("audio", ta), ("video", tv)):
-        # modality gate on the masked mean: mean 2 L h, Linear(h, 1), sigmoid + mask 2
-        r.add("modality_gates", linear_macs(h, 1), 2 * length * h + 2)
-        r.add(f"{name}_time_pooling", 0, _pool_flops(length, t, h))
-        r.add("fusion_sum", 0, 2 * t * h)
-    r.add("fusion_lstm", lstm_macs(h, hf, t), t * h + lstm_elementwise(hf, t) + t * hf)
     for _ in range(N_INTERVIEWERS):
+        # encoders: input masking, (audio) projection, pooling to encoder_steps, LSTM, output masking
+        r.add("audio_projection", linear_macs(cfg.audio_dim, cfg.audio_proj, la),
+              la * cfg.audio_dim + la * cfg.audio_proj)
+        r.add("video_masking", 0, lv * cfg.video_dim)
+        pools = (("audio", la, ta, cfg.audio_proj), ("video", lv, tv, cfg.video_dim))
+        for name, length, steps, width in pools:
+            if steps < length:
+                r.add(f"{name}_encoder_pooling", 0, _pool_flops(length, steps, width))
+        r.add("audio_lstm", lstm_macs(cfg.audio_proj, h, ta), lstm_elementwise(h, ta) + ta * h)
+        r.add("video_lstm", lstm_macs(cfg.video_dim, h, tv), lstm_elementwise(h, tv) + tv * h)
+        for name, length in (("audio", ta), ("video", tv)):
+            # modality gate on the masked mean: mean 2 L h, Linear(h, 1), sigmoid + mask 2
+            r.add("modality_gates", linear_macs(h, 1), 2 * length * h + 2)
+            r.add(f"{name}_time_pooling", 0, _pool_flops(length, t, h))
+            r.add("fusion_sum", 0, 2 * t * h)
+        r.add("fusion_lstm", lstm_macs(h, hf, t), t * h + lstm_elementwise(hf, t) + t * hf)
         r.add("experts", lstm_macs(hf, e, t), t * hf + lstm_elementwise(e, t) + 2 * t * e)
         r.add("experts", linear_macs(e, 1) * 2 + linear_macs(e, N_BANDS), 4 + 2 * N_BANDS)
-    r.add("interviewer_gate", linear_macs(hf + N_INTERVIEWERS, N_INTERVIEWERS),
-          2 * t * hf + 2 * N_INTERVIEWERS)
-    # combination: mu, mixture variance, mixed band log-probabilities
-    r.add("expert_combination", 0, N_INTERVIEWERS * (6 + 4 * N_BANDS))
+    # the gate on both experts' masked-mean features and the flag
+    r.add("interviewer_gate", linear_macs(N_INTERVIEWERS * hf + N_INTERVIEWERS, N_INTERVIEWERS),
+          N_INTERVIEWERS * 2 * t * hf + 2 * N_INTERVIEWERS)
+    # combination: mu, mixture variance, mixed band log-probabilities, gate-weighted modality weights
+    r.add("expert_combination", 0, N_INTERVIEWERS * (6 + 4 * N_BANDS + 4))
     return r
 
 

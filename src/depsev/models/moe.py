@@ -1,11 +1,17 @@
-"""Mixture of interviewer-type experts (paper eq. 12-15) and the single-stream models.
+"""Mixture of interviewer-type experts (paper eq. 10-15).
 
-Two experts, one per interviewer type (index 0 = woz / human-controlled, 1 = ai), each predict a
-mean ``mu_i``, a variance ``var_i = sigma_i**2`` and band logits.  The gate (eq. 12) is
+Two experts, one per interviewer type (index 0 = woz / human-controlled, 1 = ai).  Each expert is a
+whole model with its OWN encoder(s) (:class:`depsev.models.experts.StreamExpert` for one stream,
+:class:`depsev.models.fusion.FusionExpert` for both), first trained on its own interviewer type's
+sessions (the paper's "separate models based on the type of interviewer"; rule ``train_expert``),
+then loaded into the mixture, which learns the gate (rules ``train_moe``, ``train_fusion``).  Each
+expert predicts a mean ``mu_i``, a variance ``var_i = sigma_i**2`` and band logits.  The gate
+(eq. 12) is
 
     g(x, z) = softmax(W [x ; onehot(z)] + b)
 
-on the encoder's pooled features ``x`` and the one-hot interviewer flag ``z``.
+on ``x``, the experts' LSTM features (each expert's masked time-mean, concatenated), and the one-hot
+interviewer flag ``z``.
 
 Precision weighting (``precision_weighting=True``, off by default) lowers the weight of an
 uncertain expert, the paper's "reducing the influence of those with high uncertainty":
@@ -24,7 +30,8 @@ Mean (eq. 14): ``mu = sum_i g_i mu_i``.  Variance, ``moe_variance``:
   uncertainty, which eq. 15 ignores.
 
 Band probabilities are mixed the same way, ``p = sum_i g_i softmax(logits_i)``, and returned as
-``logits = log p`` (already normalised, so softmax(logits) == p).
+``logits = log p`` (already normalised, so softmax(logits) == p).  For two-stream experts the
+reported modality weights are the gate-weighted mean of the experts' ``alpha``.
 """
 
 from __future__ import annotations
@@ -34,15 +41,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from depsev.models.config import MOE_VARIANCES, ModelConfig
-from depsev.models.encoders import (
-    N_INTERVIEWERS,
-    check_interviewer,
-    check_stream,
-    make_encoder,
-    masked_mean,
-    stream_dim,
-)
-from depsev.models.experts import Expert, Prediction
+from depsev.models.encoders import N_INTERVIEWERS, check_interviewer, masked_mean
+from depsev.models.experts import Prediction, StreamExpert
 
 _TINY = 1e-30
 
@@ -81,58 +81,62 @@ class InterviewerGate(nn.Module):
         return torch.softmax(self.linear(torch.cat([x, onehot], dim=-1)), dim=-1)
 
 
-class MixtureHead(nn.Module):
-    """Two experts over a shared encoded sequence + the interviewer gate + :func:`combine_experts`."""
+class MixtureOfExperts(nn.Module):
+    """Two interviewer-type experts (each with its own encoders) + the gate + :func:`combine_experts`.
 
-    def __init__(self, in_features: int, cfg: ModelConfig):
+    ``experts``: two modules with ``features(batch) -> Features`` and ``head(h, m) -> Prediction``
+    and the same ``feature_dim`` (:class:`~depsev.models.experts.StreamExpert`,
+    :class:`~depsev.models.fusion.FusionExpert`); ``experts[i]`` is interviewer type ``i``.
+    """
+
+    def __init__(self, experts: list[nn.Module], cfg: ModelConfig):
         super().__init__()
-        self.experts = nn.ModuleList([Expert(in_features, cfg.expert_hidden, cfg.var_floor, cfg.dropout)
-                                      for _ in range(N_INTERVIEWERS)])
-        self.gate = InterviewerGate(in_features)
+        if len(experts) != N_INTERVIEWERS:
+            raise ValueError(f"a mixture needs {N_INTERVIEWERS} experts (woz, ai), got {len(experts)}")
+        dims = {int(e.feature_dim) for e in experts}
+        if len(dims) != 1:
+            raise ValueError(f"experts give features of different widths {sorted(dims)}")
+        self.experts = nn.ModuleList(experts)
+        self.modalities = tuple(experts[0].modalities)
+        self.gate = InterviewerGate(N_INTERVIEWERS * dims.pop())
         self.moe_variance = cfg.moe_variance
         self.precision_weighting = cfg.precision_weighting
+        self.experts_frozen = False
 
-    def forward(self, h: Tensor, m: Tensor, z: Tensor) -> Prediction:
-        preds = [expert(h, m) for expert in self.experts]
-        gate = self.gate(masked_mean(h, m), z)
-        return combine_experts(
+    def freeze_experts(self) -> None:
+        """Train the gate only: the experts' parameters stop requiring gradients and the experts stay
+        in eval mode (no dropout) even when the mixture is put in training mode."""
+        self.experts_frozen = True
+        for p in self.experts.parameters():
+            p.requires_grad_(False)
+        self.experts.eval()
+
+    def train(self, mode: bool = True) -> MixtureOfExperts:
+        super().train(mode)
+        if self.experts_frozen:
+            self.experts.eval()
+        return self
+
+    def forward(self, batch: dict[str, Tensor]) -> Prediction:
+        feats = [expert.features(batch) for expert in self.experts]
+        preds = [expert.head(f.h, f.m) for expert, f in zip(self.experts, feats, strict=True)]
+        z = check_interviewer(batch, preds[0].mu.shape[0])
+        gate = self.gate(torch.cat([masked_mean(f.h, f.m) for f in feats], dim=-1), z)
+        out = combine_experts(
             gate,
             torch.stack([p.mu for p in preds], dim=-1),
             torch.stack([p.var for p in preds], dim=-1),
             torch.stack([p.logits for p in preds], dim=1),
             self.moe_variance, self.precision_weighting)
+        if feats[0].alpha is not None:
+            out.alpha = (out.gate.unsqueeze(-1) * torch.stack([f.alpha for f in feats], dim=1)).sum(dim=1)
+            out.used = feats[0].used
+        return out
 
 
-class StreamExpertModel(nn.Module):
-    """``kind="expert"``: one stream, one interviewer type, no gate: encoder -> Expert.
-
-    Its ``encoder`` and ``expert`` have the same shapes as the ``encoder`` and each of
-    ``head.experts`` of :class:`StreamMoEModel`, so trained experts can be loaded into a mixture.
-    """
-
-    def __init__(self, stream: str, cfg: ModelConfig):
-        super().__init__()
-        self.stream = stream
-        self.dim = stream_dim(stream, cfg)
-        self.encoder = make_encoder(stream, cfg)
-        self.expert = Expert(cfg.hidden, cfg.expert_hidden, cfg.var_floor, cfg.dropout)
-
-    def forward(self, batch: dict[str, Tensor]) -> Prediction:
-        x, m = check_stream(batch, self.stream, self.dim)
-        return self.expert(*self.encoder(x, m))
-
-
-class StreamMoEModel(nn.Module):
-    """``kind="moe"``: one stream: encoder -> two interviewer experts + gate (eq. 12-15)."""
+class StreamMoEModel(MixtureOfExperts):
+    """``kind="moe"``: one stream; two :class:`~depsev.models.experts.StreamExpert` s + gate."""
 
     def __init__(self, stream: str, cfg: ModelConfig):
-        super().__init__()
+        super().__init__([StreamExpert(stream, cfg) for _ in range(N_INTERVIEWERS)], cfg)
         self.stream = stream
-        self.dim = stream_dim(stream, cfg)
-        self.encoder = make_encoder(stream, cfg)
-        self.head = MixtureHead(cfg.hidden, cfg)
-
-    def forward(self, batch: dict[str, Tensor]) -> Prediction:
-        x, m = check_stream(batch, self.stream, self.dim)
-        z = check_interviewer(batch, x.shape[0])
-        return self.head(*self.encoder(x, m), z)

@@ -105,7 +105,6 @@ def example_inputs(shapes: dict[str, tuple[int, int]], batch_size: int, seed: in
 @contextmanager
 def _exportable_interviewer_check() -> Iterator[None]:
     """Swap the models' data-dependent ``z`` value check for a shape-only one during the export."""
-    import depsev.models.fusion as fusion_mod
     import depsev.models.moe as moe_mod
 
     def shape_only(batch: dict[str, torch.Tensor], batch_size: int) -> torch.Tensor:
@@ -114,7 +113,7 @@ def _exportable_interviewer_check() -> Iterator[None]:
             raise InputError(None, f"batch['z'] must be [{batch_size}], got {list(z.shape)}")
         return z.long()
 
-    saved = {m: m.check_interviewer for m in (fusion_mod, moe_mod)}
+    saved = {m: m.check_interviewer for m in (moe_mod,)}
     try:
         for m in saved:
             m.check_interviewer = shape_only

@@ -112,6 +112,7 @@ def load_checkpoint(ckpt_dir: str | Path, map_location: str | torch.device = "cp
     """
     ckpt = Path(ckpt_dir)
     config = read_config(ckpt)
+    check_checkpoint_version(config, ckpt / CONFIG_FILE)
     if (ckpt / SKLEARN_FILE).is_file():
         import joblib
 
@@ -133,6 +134,22 @@ def load_checkpoint(ckpt_dir: str | Path, map_location: str | torch.device = "cp
                                f"model ({exc})") from exc
     model.eval()
     return model, config
+
+
+def check_checkpoint_version(config: dict, where: str | Path) -> None:
+    """Refuse a checkpoint trained on chunk shards of another schema version (InputError).
+
+    Version 1 shards packed a fusion chunk's audio into its first slots whatever its time, and its
+    mixtures shared one encoder between the interviewer experts: such models read the data differently
+    from today's shards and ``depsev predict``; they must be retrained, not reused.
+    """
+    from depsev.shards.schema import SCHEMA_VERSION
+
+    version = (config.get("features") or {}).get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise InputError(where, f"model trained on chunk shards of schema version {version!r}; this depsev "
+                                f"builds version {SCHEMA_VERSION} (fusion audio placed by time, interviewer "
+                                "experts with their own encoders): retrain it with the current workflow")
 
 
 def checkpoint_model_config(config: dict) -> ModelConfig:

@@ -18,8 +18,9 @@ Pipeline (every stage is the workflow's own library code, never a copy):
    recorded in the model's ``config.json``) are compared with
    :func:`depsev.predict.inference.check_features_match`; any difference is refused with a message
    naming it;
-4. normalization (:func:`depsev.shards.normalize.apply_normalizer`) and chunking with the model's
-   chunk sizes (:func:`depsev.shards.chunks.chunk_sequence`, :func:`~depsev.shards.chunks.pair_audio`);
+4. normalization and chunking with the model's chunk configuration, by the shard stage's own code:
+   :func:`depsev.shards.session.load_stream` and :func:`depsev.shards.session.plan_chunks` (the audio
+   of a fusion chunk placed on the video chunk's time axis);
 5. the model (:func:`depsev.predict.inference.load_checkpoint`,
    :func:`~depsev.predict.inference.prediction_arrays`)
    and the participant-level combination of the chunks
@@ -28,8 +29,9 @@ Pipeline (every stage is the workflow's own library code, never a copy):
 
 Missing modality: the fusion model runs on whichever stream is present (the absent stream's gate is
 forced to 0: :class:`depsev.models.FusionModel`); ``modalities`` restricts the streams on purpose.
-The result says which streams were used.  Chunking without video: the audio is cut into chunks of as
-many VGGish examples as a fusion chunk's audio slots hold.
+The result says which streams were used.  Chunking without video for a two-stream model: a regular
+time grid of the span of a video chunk at the nominal 30 fps, the audio placed by time as in training
+(:mod:`depsev.shards.session`).
 
 Bad input never yields a number presented as normal: no usable stream, or a session shorter than one
 chunk (unless ``allow_short``) raise :class:`~depsev.errors.InputError`; silent audio / no valid face
@@ -56,7 +58,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import torch
 from scipy.stats import norm
 
@@ -64,10 +65,10 @@ from depsev import __version__
 from depsev.constants import (
     BAND_LABELS,
     BINARY_THRESHOLD,
-    FACE_FEATURES,
     INTERVIEWERS,
     PHQ_MAX,
     PHQ_MIN,
+    face_feature_set_name,
     interviewer_from_id,
 )
 from depsev.errors import InputError
@@ -82,8 +83,9 @@ from depsev.predict.inference import (
     prediction_arrays,
     prediction_frame,
 )
-from depsev.shards.chunks import STREAM_SOURCES, Chunk, ChunkList, chunk_sequence, pair_audio
-from depsev.shards.normalize import apply_normalizer, load_stats, read_audio_block, read_video_block
+from depsev.shards.chunks import STREAM_SOURCES, ChunkConfig
+from depsev.shards.normalize import load_stats
+from depsev.shards.session import SessionChunks, Stream, load_stream, plan_chunks
 
 STATEMENT = ("Research measurement, not a diagnosis: this number comes from a model of speech and facial "
              "behaviour trained on a research corpus; it is not a clinical assessment and must not be "
@@ -230,7 +232,8 @@ def _observed_features(bundle: ModelBundle, streams: Sequence[str], weights: dic
     if "audio" in streams:
         out["vggish_weights"] = weights
     for s in streams:
-        out[f"{s}.feature_set"] = STREAM_SOURCES[s]["feature_set"]
+        out[f"{s}.feature_set"] = (face_feature_set_name(bundle.stats[s]["feature_names"]) if s == "video"
+                                   else STREAM_SOURCES[s]["feature_set"])
         out[f"{s}.dim"] = len(bundle.stats[s]["feature_names"])
         out[f"{s}.normalization_sha256"] = file_sha256(bundle.stats_files[s])
     return out
@@ -500,103 +503,31 @@ def face_features(inputs: SessionInput, work: Path, feats: SessionFeatures, *, c
 
 
 # ---------------------------------------------------------------- streams and chunks
-@dataclass
-class Stream:
-    """One normalized stream of the session: ``x`` f32[n, d] (0 where invalid), ``valid``, ``times``."""
-
-    x: np.ndarray
-    valid: np.ndarray
-    times: np.ndarray
-    nan_zeroed: int = 0
-
-
-def read_stream(path: Path, stream: str, stats: dict) -> Stream:
-    """Read a feature file, normalize it with the TRAINING statistics, zero invalid/NaN values
-    (as the shard stage does)."""
-    time_col = STREAM_SOURCES[stream]["time"]
-    if stream == "video":
-        x, valid = read_video_block(path)
-        names = list(stats["feature_names"])
-        x = x[:, [FACE_FEATURES.index(n) for n in names]]
-    else:
-        x = read_audio_block(path, len(stats["feature_names"]))
-        valid = np.isfinite(x).all(axis=1)
-    times = pq.read_table(path, columns=[time_col]).column(time_col).to_numpy().astype(np.float64)
-    x = apply_normalizer(x, stats).astype(np.float32, copy=False)
-    x[~valid] = 0.0
-    bad = ~np.isfinite(x)
-    x[bad] = 0.0
-    return Stream(x=x, valid=np.asarray(valid, bool), times=times, nan_zeroed=int(bad.sum()))
+def model_chunk_config(bundle: ModelBundle, min_coverage: float) -> ChunkConfig:
+    """The chunk configuration of the model's training shards (``config.json`` features
+    ``chunk_config``), with ``min_coverage`` as asked for."""
+    recorded = bundle.config.get("features", {}).get("chunk_config")
+    if not recorded:
+        raise InputError(bundle.directory / "config.json", "no chunk_config in the features provenance: "
+                                                           "retrain the model with this depsev")
+    return ChunkConfig.coerce({**recorded, "min_coverage": float(min_coverage)})
 
 
-@dataclass
-class ChunkPlan:
-    """Chunks of the session per stream (same length lists), how they were cut, and QC."""
-
-    chunks: dict[str, list[Chunk]]
-    rule: str
-    short: bool = False
-    qc: dict[str, Any] = field(default_factory=dict)
+def session_streams(bundle: ModelBundle, feats: SessionFeatures, used: Sequence[str]) -> dict[str, Stream]:
+    """The used streams of the session, normalized with the training run's statistics."""
+    return {s: load_stream(feats.files[s], s, bundle.stats[s],
+                           normalization_sha256=file_sha256(bundle.stats_files[s])) for s in used}
 
 
-def _cut(stream: Stream, *, size: int, downsample: int, min_coverage: float, keep_empty: bool,
-         allow_short: bool) -> tuple[ChunkList, bool]:
-    chunks = chunk_sequence(stream.x, stream.valid, stream.times, size=size, downsample=downsample,
-                            min_coverage=min_coverage, keep_empty=keep_empty)
-    if not chunks and allow_short and chunks.reason.startswith("shorter than one chunk"):
-        padded = chunk_sequence(stream.x, stream.valid, stream.times, size=size, downsample=downsample,
-                                min_coverage=0.0, keep_empty=keep_empty)
-        padded.reason = chunks.reason
-        return padded, True
-    return chunks, False
-
-
-def plan_chunks(bundle: ModelBundle, streams: dict[str, Stream], *, min_coverage: float,
-                allow_short: bool) -> ChunkPlan:
-    """Cut the used streams with the model's chunk sizes (see the module docstring)."""
-    info = bundle.stream_info
-    used = tuple(s for s in bundle.streams if s in streams)
-    fusion = len(bundle.streams) == 2
-    if "video" in used:
-        v = info["video"]
-        vchunks, short = _cut(streams["video"], size=int(v["chunk_frames"]), downsample=int(v["downsample"]),
-                              min_coverage=min_coverage, keep_empty=len(used) == 2, allow_short=allow_short)
-        plan = ChunkPlan({"video": list(vchunks)}, f"video-led: {v['chunk_frames']} face frames per chunk",
-                         short, {"reason": vchunks.reason, "dropped_partial": vchunks.dropped_partial,
-                                 "dropped_no_valid": vchunks.dropped_no_valid})
-        if len(used) == 2:
-            a = info["audio"]
-            paired = pair_audio(vchunks, streams["audio"].x, streams["audio"].valid, streams["audio"].times,
-                                steps=int(a["steps"]), downsample=int(a["downsample"]))
-            keep = [i for i, (vc, ac) in enumerate(zip(vchunks, paired.chunks, strict=True))
-                    if vc.valid_share > 0 or ac.valid_share > 0]
-            plan.chunks = {"video": [vchunks[i] for i in keep], "audio": [paired.chunks[i] for i in keep]}
-            plan.qc.update(audio_thinned=paired.thinned, audio_unpaired=paired.unpaired,
-                           dropped_no_valid=plan.qc["dropped_no_valid"] + len(vchunks) - len(keep))
-            plan.rule += "; audio paired by time"
-        return plan
-    a = info["audio"]
-    down = int(a["downsample"])
-    # a fusion model's audio slots hold `steps` examples after downsampling: cut the audio that way
-    size = int(a["steps"]) * down if fusion else int(a["chunk_frames"])
-    achunks, short = _cut(streams["audio"], size=size, downsample=down, min_coverage=min_coverage,
-                          keep_empty=False, allow_short=allow_short)
-    rule = f"audio-led: {size} VGGish examples ({size * 0.96:.1f} s of speech) per chunk"
-    return ChunkPlan({"audio": list(achunks)}, rule, short,
-                     {"reason": achunks.reason, "dropped_partial": achunks.dropped_partial,
-                      "dropped_no_valid": achunks.dropped_no_valid})
-
-
-def chunk_batch(plan: ChunkPlan, z: int) -> dict[str, torch.Tensor]:
+def chunk_batch(plan: SessionChunks, z: int) -> dict[str, torch.Tensor]:
     """Model batch of every chunk: ``xa/ma``, ``xv/mv`` of the used streams, ``z``, ``index``."""
     keys = {"audio": ("xa", "ma"), "video": ("xv", "mv")}
     batch: dict[str, torch.Tensor] = {}
-    n = 0
-    for s, chunks in plan.chunks.items():
+    n = len(plan.entries)
+    for s in plan.entries[0] if n else ():
         kx, km = keys[s]
-        batch[kx] = torch.from_numpy(np.stack([c.seq for c in chunks]))
-        batch[km] = torch.from_numpy(np.stack([c.mask for c in chunks]))
-        n = len(chunks)
+        batch[kx] = torch.from_numpy(np.stack([e[s].seq for e in plan.entries]))
+        batch[km] = torch.from_numpy(np.stack([e[s].mask for e in plan.entries]))
     batch["z"] = torch.full((n,), int(z), dtype=torch.int64)
     batch["index"] = torch.arange(n, dtype=torch.int64)
     return batch
@@ -641,10 +572,10 @@ def _interval(mu: float, sigma: float) -> list[float]:
     return [max(float(PHQ_MIN), mu - Z90 * sigma), min(float(PHQ_MAX), mu + Z90 * sigma)]
 
 
-def _chunk_records(plan: ChunkPlan, df: pd.DataFrame, running: pd.DataFrame) -> list[dict]:
-    lead = "video" if "video" in plan.chunks else "audio"
+def _chunk_records(plan: SessionChunks, df: pd.DataFrame, running: pd.DataFrame) -> list[dict]:
     records = []
-    for i, c in enumerate(plan.chunks[lead]):
+    for i, entry in enumerate(plan.entries):
+        c = entry["video"] if "video" in entry else entry["audio"]
         row, run = df.iloc[i], running.iloc[i]
         rmu, rsig = float(run["mu"]), math.sqrt(float(run["var"]))
         rec: dict[str, Any] = {
@@ -652,7 +583,7 @@ def _chunk_records(plan: ChunkPlan, df: pd.DataFrame, running: pd.DataFrame) -> 
             "end_s": round(float(c.end_time), 3),
             "mu": float(row["mu"]), "sigma": math.sqrt(float(row["var"])),
             "band_probabilities": [float(row[p]) for p in P_BAND_COLUMNS],
-            "valid_share": {s: float(ch[i].valid_share) for s, ch in plan.chunks.items()},
+            "valid_share": {s: float(ch.valid_share) for s, ch in entry.items()},
             "running": {"mu": rmu, "sigma": rsig, "interval90": _interval(rmu, rsig)}}
         if "gate_woz" in row:
             rec["expert_weights"] = {w: float(row[f"gate_{w}"]) for w in INTERVIEWERS}
@@ -726,9 +657,9 @@ def _usable_streams(bundle: ModelBundle, inputs: SessionInput, feats: SessionFea
     return tuple(usable)
 
 
-def _qc_record(inputs: SessionInput, feats: SessionFeatures, plan: ChunkPlan,
+def _qc_record(inputs: SessionInput, feats: SessionFeatures, plan: SessionChunks,
                streams: dict[str, Stream]) -> dict:
-    qc: dict[str, Any] = {"n_chunks": len(next(iter(plan.chunks.values()))), "chunking": plan.rule,
+    qc: dict[str, Any] = {"n_chunks": len(plan.entries), "chunking": plan.rule,
                           **{k: v for k, v in plan.qc.items() if v not in ("", None)}}
     if "audio" in feats.qc:
         a = feats.qc["audio"]
@@ -874,9 +805,11 @@ def _predict_streams(bundle: ModelBundle, inputs: SessionInput, feats: SessionFe
                      batch_size: int, threads: int | None, preparation: dict | None = None) -> dict[str, Any]:
     timings: dict[str, float] = {}
     with _timer(timings, "chunking"):
-        streams = {s: read_stream(feats.files[s], s, bundle.stats[s]) for s in used}
-        plan = plan_chunks(bundle, streams, min_coverage=min_coverage, allow_short=allow_short)
-    n = len(next(iter(plan.chunks.values())))
+        streams = session_streams(bundle, feats, used)
+        plan = plan_chunks(streams, model_chunk_config(bundle, min_coverage),
+                           modality=bundle.config.get("shard_modality", bundle.config["modality"]),
+                           allow_short=allow_short)
+    n = len(plan.entries)
     if n == 0:
         lead = "video" if "video" in used else "audio"
         raise InputError(inputs.openface or inputs.video if lead == "video" else inputs.audio,
@@ -899,7 +832,7 @@ def _predict_streams(bundle: ModelBundle, inputs: SessionInput, feats: SessionFe
             "_timings": timings}
 
 
-def summarize(df: pd.DataFrame, running: pd.DataFrame, plan: ChunkPlan, used: tuple[str, ...],
+def summarize(df: pd.DataFrame, running: pd.DataFrame, plan: SessionChunks, used: tuple[str, ...],
               bundle: ModelBundle, interviewer: str, flags: list[str], notes: list[str]) -> dict[str, Any]:
     """The headline fields of the result from the chunk table and the running estimates."""
     final = running.iloc[-1]
@@ -966,6 +899,6 @@ def write_result(result: dict[str, Any], path: str | Path) -> Path:
 
 __all__ = ["STATEMENT", "SessionInput", "ModelBundle", "find_session_inputs", "load_model_bundle",
            "check_session_features", "resolve_vggish", "resolve_preparation",
-           "harmless_difference", "PREPARATION_DEFAULTS", "openface_container_command", "read_stream",
-           "plan_chunks", "chunk_batch", "run_model", "running_estimates", "predict_session", "summary_line",
-           "write_result", "openface_from_video"]
+           "harmless_difference", "PREPARATION_DEFAULTS", "openface_container_command",
+           "session_streams", "model_chunk_config", "chunk_batch", "run_model", "running_estimates",
+           "predict_session", "summary_line", "write_result", "openface_from_video"]

@@ -16,15 +16,18 @@ frames (VGGish examples), then downsamples.  Rules implemented here (also in
 - fusion chunks are the video chunks; each is paired BY TIMESTAMP with the audio examples whose
   session time lies in the chunk's ``[start_time, end_time)`` span (``end_time`` is the time of
   the first frame of the next chunk; for the last chunk its last frame + its median frame
-  interval).  Those examples, every ``audio_downsample``-th of them, fill a fixed number of audio slots
-  (``ceil(fusion_audio_frames / audio_downsample)``, ``fusion_audio_frames`` defaults to
-  ``audio_frames``) in time order and are zero-padded; if a span holds more examples than slots
-  they are thinned evenly and the number left out is counted.  A fusion chunk is dropped only when
-  neither stream has a valid step;
+  interval), and every example goes to the audio slot at its time's relative position on the video
+  chunk's time axis (``fusion_audio_steps = ceil(fusion_audio_frames / audio_downsample)`` slots;
+  examples sharing a slot are averaged; see :mod:`depsev.shards.session`, shard schema version 2).
+  A fusion chunk is dropped only when neither stream has a valid step;
 - NaN feature values inside valid frames (features absent from a session) become 0 (the train
   mean after normalization) and are counted per participant (``nan_values_zeroed``);
 - optional class balancing (``balance_train``) of TRAINING chunks only: per severity band at most
   the median band's chunk count is kept (seeded random choice), recorded in the metadata.
+
+Reading a session's feature files and planning its chunks live in :mod:`depsev.shards.session`
+(:func:`~depsev.shards.session.load_stream`, :func:`~depsev.shards.session.plan_chunks`), shared
+with ``depsev predict``; this module holds the chunking rules and the shard writer.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +44,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from depsev.constants import FACE_FEATURES, N_BANDS
+from depsev.constants import FACE_FEATURES, N_BANDS, face_feature_set_name
 from depsev.errors import InputError
 from depsev.hashing import file_sha256
 from depsev.shards.schema import (
-    METADATA_KEY,
     SCHEMA_VERSION,
     SHARD_MODALITIES,
     STREAM_COLUMNS,
@@ -55,6 +57,7 @@ from depsev.shards.schema import (
 
 #: feature files per stream: sub-folder of the feature directory, time column, feature set name
 STREAM_SOURCES = {
+    # video: the feature set follows the normalization statistics (face.features), see _metadata
     "video": {"folder": "face", "time": "timestamp", "feature_set": "openface2_pose_gaze_au49"},
     "audio": {"folder": "vggish", "time": "time", "feature_set": "vggish_fc2"},
 }
@@ -133,6 +136,10 @@ class Chunk:
     valid_share: float
     #: steps holding a real frame (valid or not); the rest is padding
     n_steps: int
+    #: session time of each real step (``n_steps`` values; video chunks: where the audio is placed)
+    step_times: np.ndarray | None = None
+    #: typical interval between two steps (s): the span of the last real step
+    step_dt: float = 0.0
 
 
 class ChunkList(list):
@@ -151,23 +158,29 @@ def _frame_interval(times: np.ndarray) -> float:
     return float(np.median(np.diff(times))) if len(times) > 1 else 0.0
 
 
-def _check_inputs(x: np.ndarray, valid: np.ndarray, times: np.ndarray, size: int, downsample: int,
-                  min_coverage: float) -> None:
+def check_frames(x: np.ndarray, valid: np.ndarray, times: np.ndarray) -> None:
+    """ValueError unless ``x`` is frames x features with one ``valid`` flag and one finite,
+    non-decreasing time per frame, and no non-finite value in a valid frame."""
     if x.ndim != 2:
         raise ValueError(f"x must be frames x features, got shape {x.shape}")
     if valid.shape != (len(x),) or times.shape != (len(x),):
         raise ValueError(f"valid {valid.shape} and times {times.shape} need one entry per frame ({len(x)})")
-    if size < 1 or downsample < 1:
-        raise ValueError(f"size and downsample must be >= 1, got {size}, {downsample}")
-    if not 0.0 <= min_coverage <= 1.0:
-        raise ValueError(f"min_coverage must be in [0, 1], got {min_coverage}")
     if not np.isfinite(times).all() or (np.diff(times) < 0).any():
         raise ValueError("times must be finite and non-decreasing")
     if not np.isfinite(x[valid]).all():
         raise ValueError("x has non-finite values in valid frames: fill or mask them first")
 
 
-def _no_chunk_reason(n: int, size: int, min_coverage: float, dropped_partial: int,
+def _check_inputs(x: np.ndarray, valid: np.ndarray, times: np.ndarray, size: int, downsample: int,
+                  min_coverage: float) -> None:
+    if size < 1 or downsample < 1:
+        raise ValueError(f"size and downsample must be >= 1, got {size}, {downsample}")
+    if not 0.0 <= min_coverage <= 1.0:
+        raise ValueError(f"min_coverage must be in [0, 1], got {min_coverage}")
+    check_frames(x, valid, times)
+
+
+def no_chunk_reason(n: int, size: int, min_coverage: float, dropped_partial: int,
                      dropped_no_valid: int) -> str:
     if n == 0:
         return REASON_NO_FRAMES
@@ -213,49 +226,11 @@ def chunk_sequence(x: np.ndarray, valid: np.ndarray, times: np.ndarray, *, size:
             end = float(times[hi])
         else:  # last chunk: its own median frame interval (irregular fps), else the session's
             end = float(times[hi - 1]) + (_frame_interval(times[lo:hi]) if hi - lo > 1 else dt)
+        step_dt = downsample * (_frame_interval(times[lo:hi]) if hi - lo > 1 else dt)
         out.append(Chunk(index=i, start_time=float(times[lo]), end_time=end, seq=seq, mask=mask,
-                         valid_share=share, n_steps=len(idx)))
+                         valid_share=share, n_steps=len(idx), step_times=times[idx], step_dt=step_dt))
     if not out:
-        out.reason = _no_chunk_reason(n, size, min_coverage, out.dropped_partial, out.dropped_no_valid)
-    return out
-
-
-@dataclass
-class PairedAudio:
-    """Audio examples paired to video chunks; counts of examples not used."""
-
-    chunks: list[Chunk]
-    #: examples inside a chunk's span left out because the span held more than the audio slots
-    thinned: int = 0
-    #: examples outside every kept video chunk's span
-    unpaired: int = 0
-
-
-def pair_audio(video_chunks: list[Chunk], x: np.ndarray, valid: np.ndarray, times: np.ndarray, *,
-               steps: int, downsample: int = 1) -> PairedAudio:
-    """For each video chunk ``[start_time, end_time)``, the audio examples whose session time falls
-    inside it (by timestamp, never by index), every ``downsample``-th one, in ``steps`` slots."""
-    x = np.asarray(x, dtype=np.float32)
-    valid = np.asarray(valid, dtype=bool)
-    times = np.asarray(times, dtype=np.float64)
-    _check_inputs(x, valid, times, 1, downsample, 0.0)
-    used = np.zeros(len(x), dtype=bool)
-    out = PairedAudio(chunks=[])
-    for vc in video_chunks:
-        inside = np.flatnonzero((times >= vc.start_time) & (times < vc.end_time))
-        used[inside] = True
-        sel = inside[::downsample]
-        if len(sel) > steps:
-            out.thinned += len(sel) - steps
-            sel = sel[np.round(np.linspace(0, len(sel) - 1, steps)).astype(int)]
-        keep = valid[sel]
-        seq = np.zeros((steps, x.shape[1]), dtype=np.float32)
-        mask = np.zeros(steps, dtype=bool)
-        seq[:len(sel)][keep] = x[sel[keep]]
-        mask[:len(sel)] = keep
-        out.chunks.append(Chunk(index=vc.index, start_time=vc.start_time, end_time=vc.end_time, seq=seq,
-                                mask=mask, valid_share=float(mask.mean()), n_steps=len(sel)))
-    out.unpaired = int((~used).sum())
+        out.reason = no_chunk_reason(n, size, min_coverage, out.dropped_partial, out.dropped_no_valid)
     return out
 
 
@@ -288,17 +263,7 @@ def balance_chunks(keys: list[tuple[int, int, int]], *, split: str, seed: int) -
                   "after": {str(b): c for b, c in after.items()}}
 
 
-# ---------------------------------------------------------------- reading one session
-@dataclass
-class _Stream:
-    """One normalized stream of one session."""
-
-    x: np.ndarray
-    valid: np.ndarray
-    times: np.ndarray
-    nan_zeroed: int
-
-
+# ---------------------------------------------------------------- the streams of a shard set
 @dataclass
 class _StreamSource:
     """What is known about one stream before any session is read."""
@@ -309,83 +274,8 @@ class _StreamSource:
     feature_names: list[str]
     normalization: dict
     weights: Any = None
-    prenormalized: set = field(default_factory=set)
 
 
-def _file_meta(path: Path) -> dict:
-    try:
-        schema = pq.read_schema(path)
-    except (OSError, pa.ArrowException) as exc:
-        raise InputError(path, f"cannot read Parquet file ({exc})") from exc
-    raw = (schema.metadata or {}).get(METADATA_KEY)
-    try:
-        return json.loads(raw) if raw else {}
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"'depsev' metadata is not valid JSON ({exc.msg})") from exc
-
-
-def _read_table(path: Path, columns: list[str]) -> pa.Table:
-    try:
-        names = pq.read_schema(path).names
-        absent = [c for c in columns if c not in names]
-        if absent:
-            raise InputError(path, f"missing columns {absent[:5]}{' ...' if len(absent) > 5 else ''}")
-        return pq.read_table(path, columns=columns)
-    except (OSError, pa.ArrowException) as exc:
-        raise InputError(path, f"cannot read Parquet file ({exc})") from exc
-
-
-def _times(table: pa.Table, col: str, path: Path) -> np.ndarray:
-    t = table.column(col)
-    if t.null_count or not (pa.types.is_floating(t.type) or pa.types.is_integer(t.type)):
-        raise InputError(path, f"column '{col}' must be numeric without nulls, got {t.type}")
-    times = t.to_numpy().astype(np.float64)
-    if not np.isfinite(times).all() or (np.diff(times) < 0).any():
-        raise InputError(path, f"column '{col}' must be finite and non-decreasing (session clock)")
-    return times
-
-
-def _read_raw(source: _StreamSource, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features (f32, file values), validity and session times of one feature file."""
-    time_col = STREAM_SOURCES[source.name]["time"]
-    if source.name == "video":
-        table = _read_table(path, [time_col, "valid", *source.feature_names])
-        v = table.column("valid")
-        if not pa.types.is_boolean(v.type) or v.null_count:
-            raise InputError(path, "column 'valid' must be boolean without nulls")
-        x = np.empty((table.num_rows, len(source.feature_names)), dtype=np.float32)
-        for j, name in enumerate(source.feature_names):
-            col = table.column(name)
-            if not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)):
-                raise InputError(path, f"column '{name}' is {col.type}, expected numbers")
-            x[:, j] = col.to_numpy().astype(np.float32)
-        return x, v.to_numpy().astype(bool), _times(table, time_col, path)
-    table = _read_table(path, [time_col, "fc2"])
-    col = table.column("fc2").combine_chunks()
-    d = len(source.feature_names)
-    if not pa.types.is_fixed_size_list(col.type) or col.type.list_size != d:
-        raise InputError(path, f"column 'fc2' is {col.type}, expected fixed_size_list<float>[{d}] "
-                               "(the normalization statistics' dimension)")
-    if col.null_count:
-        raise InputError(path, f"{col.null_count} rows have no fc2 vector")
-    x = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, d)
-    return x, np.isfinite(x).all(axis=1), _times(table, time_col, path)
-
-
-def _load_stream(source: _StreamSource, path: Path, pid: int) -> _Stream:
-    from depsev.shards.normalize import apply_normalizer
-
-    x, valid, times = _read_raw(source, path)
-    if pid not in source.prenormalized:
-        x = apply_normalizer(x, source.stats).astype(np.float32, copy=False)
-    x[~valid] = 0.0
-    bad = ~np.isfinite(x)
-    nan_zeroed = int(bad.sum())
-    x[bad] = 0.0
-    return _Stream(x=x, valid=valid, times=times, nan_zeroed=nan_zeroed)
-
-
-# ---------------------------------------------------------------- sources and metadata
 def _stats_and_normalization(spec: Any, stream: str) -> tuple[Mapping, dict]:
     from depsev.shards.normalize import load_stats
 
@@ -404,25 +294,21 @@ def _stream_source(stream: str, feature_dir: Path | Mapping[str, Path], stats_by
         raise ValueError(f"stats_by_modality has no '{stream}' statistics (keys: {list(stats_by_modality)})")
     stats, normalization = _stats_and_normalization(stats_by_modality[stream], stream)
     names = [str(n) for n in stats["feature_names"]]
-    if stream == "video" and sorted(names) != sorted(FACE_FEATURES):
-        raise InputError(normalization.get("file"), f"video statistics do not cover the {len(FACE_FEATURES)} "
-                                                    "FACE_FEATURES")
+    unknown = sorted(set(names) - set(FACE_FEATURES)) if stream == "video" else []
+    if unknown:
+        raise InputError(normalization.get("file"), f"unknown face features {unknown[:5]} in the statistics")
     folder = (Path(feature_dir[stream]) if isinstance(feature_dir, Mapping)
               else Path(feature_dir) / STREAM_SOURCES[stream]["folder"])
     source = _StreamSource(stream, folder, stats, names, normalization)
     weights = set()
-    for pid in pids:
-        path = source.folder / f"{pid}.parquet"
-        if not path.is_file():
-            continue
-        meta = _file_meta(path)
-        if meta.get("normalized"):
-            if meta.get("normalization_sha256") != normalization["sha256"]:
-                raise InputError(path, "already normalized with other statistics (sha256 "
-                                       f"{meta.get('normalization_sha256')}) than {normalization['file']}")
-            source.prenormalized.add(pid)
-        if stream == "audio":
-            weights.add(json.dumps({k: v for k, v in meta.items() if "weight" in k}, sort_keys=True))
+    if stream == "audio":
+        for pid in pids:
+            path = source.folder / f"{pid}.parquet"
+            if path.is_file():
+                from depsev.shards.session import feature_file_meta
+
+                meta = feature_file_meta(path)
+                weights.add(json.dumps({k: v for k, v in meta.items() if "weight" in k}, sort_keys=True))
     if len(weights) > 1:
         raise InputError(source.folder, f"VGGish files were made with different weights: {sorted(weights)}")
     source.weights = json.loads(weights.pop()) if weights else None
@@ -436,21 +322,28 @@ def _metadata(modality: str, split: str, cfg: ChunkConfig, sources: dict[str, _S
         seq_col, mask_col = STREAM_COLUMNS[modality][name]
         frames = cfg.video_frames if name == "video" else cfg.audio_frames
         down = cfg.video_downsample if name == "video" else cfg.audio_downsample
-        info = {"columns": [seq_col, mask_col], "feature_set": STREAM_SOURCES[name]["feature_set"],
+        feature_set = (face_feature_set_name(src.feature_names) if name == "video"
+                       else STREAM_SOURCES[name]["feature_set"])
+        info = {"columns": [seq_col, mask_col], "feature_set": feature_set,
                 "feature_names": src.feature_names, "dim": len(src.feature_names),
                 "chunk_frames": frames, "downsample": down, "steps": math.ceil(frames / down),
                 "normalization": src.normalization}
         if modality == "fusion" and name == "audio":
-            info.update(chunk_frames=None,
-                        pairing="timestamp: examples with time in the video chunk's [start_time, end_time)",
+            info.update(chunk_frames=None, pairing=PAIRING,
                         fusion_audio_frames=cfg.fusion_audio_frames or cfg.audio_frames,
                         steps=cfg.fusion_audio_steps)
         streams[name] = info
     return {"schema_version": SCHEMA_VERSION, "modality": modality, "split": split, "streams": streams,
+            "chunk_config": {k: v for k, v in asdict(cfg).items() if k != "dataset_kind"},
             "min_coverage": cfg.min_coverage, "balance_train": cfg.balance_train, "balance": balance,
             "weights": sources["audio"].weights if "audio" in sources else None,
             "dataset_kind": dataset_kind, "synthetic": dataset_kind == "demo",
             "seq_layout": "list<fixed_size_list<float32>[dim]>: steps in time order, one feature vector each"}
+
+
+#: how fusion shards place the audio (recorded in their metadata)
+PAIRING = ("time: examples with time in the video chunk's [start_time, end_time), each in slot "
+           "floor(p / L_v * L_a) of its fractional video step p; examples sharing a slot averaged")
 
 
 # ---------------------------------------------------------------- one participant
@@ -460,41 +353,22 @@ class _Participant:
     rows: list[dict]
 
 
-def _chunks_of(pid: int, sources: dict[str, _StreamSource], cfg: ChunkConfig, qc: dict
-               ) -> list[dict[str, Chunk]]:
+def _chunks_of(pid: int, sources: dict[str, _StreamSource], cfg: ChunkConfig, qc: dict,
+               modality: str) -> list[dict[str, Chunk]]:
     """Chunks of one participant, as ``{stream: Chunk}`` per chunk; fills ``qc``."""
+    from depsev.shards.session import load_stream, plan_chunks
+
     paths = {s: src.folder / f"{pid}.parquet" for s, src in sources.items()}
     missing = [str(p) for p in paths.values() if not p.is_file()]
     if missing:
         qc["reason"] = f"missing feature file {', '.join(missing)}"
         return []
-    data = {s: _load_stream(src, paths[s], pid) for s, src in sources.items()}
+    data = {s: load_stream(paths[s], s, src.stats, normalization_sha256=src.normalization.get("sha256"))
+            for s, src in sources.items()}
     qc["nan_values_zeroed"] = sum(d.nan_zeroed for d in data.values())
-    lead = "video" if "video" in data else "audio"
-    size = cfg.video_frames if lead == "video" else cfg.audio_frames
-    down = cfg.video_downsample if lead == "video" else cfg.audio_downsample
-    fusion = len(data) == 2
-    main = data[lead]
-    chunks = chunk_sequence(main.x, main.valid, main.times, size=size, downsample=down,
-                            min_coverage=cfg.min_coverage, keep_empty=fusion)
-    qc.update(n_frames=chunks.n_frames, dropped_partial=chunks.dropped_partial,
-              dropped_no_valid=chunks.dropped_no_valid, reason=chunks.reason)
-    if not fusion:
-        return [{lead: c} for c in chunks]
-    audio = data["audio"]
-    paired = pair_audio(chunks, audio.x, audio.valid, audio.times, steps=cfg.fusion_audio_steps,
-                        downsample=cfg.audio_downsample)
-    qc.update(audio_frames=len(audio.x), audio_frames_thinned=paired.thinned,
-              audio_frames_unpaired=paired.unpaired)
-    out = []
-    for vc, ac in zip(chunks, paired.chunks, strict=True):
-        if vc.valid_share == 0.0 and ac.valid_share == 0.0:
-            qc["dropped_no_valid"] += 1
-        else:
-            out.append({"video": vc, "audio": ac})
-    if chunks and not out:
-        qc["reason"] = REASON_NO_VALID
-    return out
+    plan = plan_chunks(data, cfg, modality=modality)
+    qc.update({k: v for k, v in plan.qc.items() if k in qc or k.startswith("audio_frames")})
+    return plan.entries
 
 
 def _row(entry: dict[str, Chunk], labels: dict, modality: str) -> dict:
@@ -582,8 +456,8 @@ def _process(participants: pd.DataFrame, sources: dict[str, _StreamSource], cfg:
               "n_chunks": 0, "dropped_partial": 0, "dropped_no_valid": 0, "dropped_balance": 0,
               "nan_values_zeroed": 0, "reason": ""}
         if modality == "fusion":
-            qc.update(audio_frames=0, audio_frames_thinned=0, audio_frames_unpaired=0)
-        entries = _chunks_of(labels["participant_id"], sources, cfg, qc)
+            qc.update(audio_frames=0, audio_frames_merged=0, audio_frames_unpaired=0)
+        entries = _chunks_of(labels["participant_id"], sources, cfg, qc, modality)
         yield _Participant(qc, [_row(e, labels, modality) for e in entries])
 
 

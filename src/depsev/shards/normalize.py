@@ -38,7 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from depsev.constants import FACE_FEATURES
+from depsev.constants import FACE_FEATURE_SETS, FACE_FEATURES, face_feature_set_name
 from depsev.errors import InputError
 
 FORMULA = ("z = ((x - min) / (max - min) - mean) / std; min, max over train frames; mean, std "
@@ -361,10 +361,11 @@ def _check_train_only(paths: Mapping[int, Path], splits: Mapping[int, str]) -> N
 
 
 def fit_from_files(paths_by_participant: Mapping[int, str | Path], manifest_df: pd.DataFrame,
-                   modality: str) -> dict:
+                   modality: str, *, face_features: str = "all") -> dict:
     """Fit statistics from the per-session feature files of TRAINING participants.
 
-    ``modality``: ``video`` (``face/<ID>.parquet``, valid frames only, 49 features), ``audio``
+    ``modality``: ``video`` (``face/<ID>.parquet``, valid frames only, the features of
+    ``face_features``: :data:`depsev.constants.FACE_FEATURE_SETS`, ``all`` = 49), ``audio``
     (``vggish/<ID>.parquet``, the ``fc2`` vectors) or ``egemaps`` (``egemaps/<ID>.parquet``, every
     LLD column).  Raises :class:`~depsev.errors.InputError` before reading anything if a
     participant is missing from ``manifest_df`` or its split is not ``train``.  Files are read one
@@ -378,11 +379,23 @@ def fit_from_files(paths_by_participant: Mapping[int, str | Path], manifest_df: 
     _check_train_only(paths, _splits(manifest_df))
     order = sorted(paths)
     names = _feature_names(modality, paths[order[0]])
+    keep = None
+    if modality == "video":
+        if face_features not in FACE_FEATURE_SETS:
+            raise ValueError(f"face_features must be one of {sorted(FACE_FEATURE_SETS)}, "
+                             f"got {face_features!r}")
+        names = list(FACE_FEATURE_SETS[face_features])
+        keep = [FACE_FEATURES.index(n) for n in names]
     moments = _Moments(len(names))
     for pid in order:
-        _accumulate(moments, _read_block(modality, paths[pid], names), paths[pid])
+        block = _read_block(modality, paths[pid], names)
+        if keep is not None and len(keep) != len(FACE_FEATURES):
+            block = (block[0][:, keep], block[1])
+        _accumulate(moments, block, paths[pid])
     stats = _finish(moments, names, order)
     stats["modality"] = modality
+    if modality == "video":
+        stats["feature_set"] = face_feature_set_name(names)
     return stats
 
 

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from depsev.errors import InputError
 
 #: bump when columns or their meaning change
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: key of the JSON provenance in every shard file's key-value metadata
 METADATA_KEY = b"depsev"
 SHARD_MODALITIES = ("video", "audio", "fusion")
@@ -229,14 +229,18 @@ VGGish examples in the paper); inside a chunk every `downsample`-th frame is kep
 frames cover at least `min_coverage` of `chunk_frames`, otherwise dropped and counted in the QC
 table; a chunk without any valid step is dropped and counted too. Fusion chunks follow the video
 chunks; each one gets the audio examples whose session time falls inside its `[start, end)` span
-(paired by timestamp, never by index), every `audio downsample`-th of them, placed in time order
-into a fixed `fusion_audio_steps` slots and zero-padded (evenly thinned, and counted, in the rare
-case of more examples than slots). A fusion chunk is dropped only when neither stream has a valid
-step.
+(paired by timestamp, never by index), each placed in the slot at the same relative position of
+the chunk's time axis as the face frame of that instant: `slot = floor(p / L_v * L_a)` with `p` the
+example's fractional video step (`fusion_audio_steps = L_a` slots; examples sharing a slot are
+averaged and counted; slots without an example -- interviewer turns, silence -- are masked). So audio
+and video of the same moment reach the same fusion step. A fusion chunk is dropped only when neither
+stream has a valid step. (Schema version 1 packed the examples into the first slots whatever their
+time; such shards are refused.)
 
 Key-value metadata `depsev` (JSON): `schema_version`, `modality`, `split`, `streams` (per stream:
 columns, `feature_set`, `feature_names`, `dim`, `steps`, `chunk_frames`, `downsample`,
-`normalization` file + sha256; fusion audio: `pairing`, `fusion_audio_frames`), `min_coverage`,
+`normalization` file + sha256; fusion audio: `pairing`, `fusion_audio_frames`), `chunk_config` (the
+chunking settings), `min_coverage`,
 `balance_train` plus `balance` (seed, target, chunks per band before/after; null when not
 balanced), `weights` (VGGish weights of the audio features), `dataset_kind`, `synthetic`.
 Read with `depsev.shards.schema.read_shards` and `rows_to_arrays`, or directly with pyarrow, pandas

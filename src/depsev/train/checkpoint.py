@@ -15,8 +15,11 @@ Files written by :func:`save_checkpoint` into ``out_dir``:
     VGGish weights file sha256 -- which ``depsev predict`` uses as its defaults and checks explicit
     arguments against, see :func:`depsev.train.run.feature_preparation`), ``synthetic``, and the
     ``result`` (best epoch, dev participant MAE of the model and of the training-mean predictor);
-``curves.csv`` / ``curves.png``
-    per epoch: train loss, dev loss, dev participant MAE / RMSE (neural models);
+``curves.csv``
+    per epoch: train loss, dev loss, dev participant MAE / RMSE (neural models); the figure is drawn by
+    :func:`depsev.evaluate.report.render_training_curves` (rule ``curves_render``:
+    ``snakemake results/plots/curves/<model>-seed<k>.png``), not in the training job (matplotlib costs
+    ~1 s of every training job's start-up);
 ``dev_predictions.parquet``
     chunk-level dev predictions of the chosen epoch (``participant_id, chunk_index, ..., mu, var,
     p_band_0..4`` -- the input of :func:`depsev.evaluate.aggregate.aggregate_participants`).
@@ -38,41 +41,12 @@ MODEL_FILE = "model.pt"
 SKLEARN_FILE = "model.joblib"
 CONFIG_FILE = "config.json"
 CURVES_CSV = "curves.csv"
-CURVES_PNG = "curves.png"
 DEV_PREDICTIONS = "dev_predictions.parquet"
 
 
 def write_config(out_dir: Path, config: dict[str, Any]) -> Path:
     path = out_dir / CONFIG_FILE
     path.write_text(json.dumps(config, indent=2, sort_keys=True, default=str) + "\n")
-    return path
-
-
-def plot_curves(curves: pd.DataFrame, path: Path, title: str, best_epoch: int | None = None) -> Path:
-    """Loss curves (train / dev) and dev participant MAE / RMSE per epoch, as one PNG (Agg)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(10, 4))
-    ax_loss.plot(curves["epoch"], curves["train_loss"], marker="o", ms=3, label="train loss")
-    ax_loss.plot(curves["epoch"], curves["dev_loss"], marker="o", ms=3, label="dev loss")
-    ax_loss.set_xlabel("epoch")
-    ax_loss.set_ylabel("loss (focal + Gaussian NLL)")
-    ax_loss.legend()
-    ax_err.plot(curves["epoch"], curves["dev_participant_mae"], marker="o", ms=3, label="dev MAE")
-    ax_err.plot(curves["epoch"], curves["dev_participant_rmse"], marker="o", ms=3, label="dev RMSE")
-    ax_err.set_xlabel("epoch")
-    ax_err.set_ylabel("PHQ-8 points (participant level)")
-    if best_epoch:
-        for ax in (ax_loss, ax_err):
-            ax.axvline(best_epoch, color="grey", ls="--", lw=1)
-    ax_err.legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -101,15 +75,6 @@ def save_checkpoint(out_dir: str | Path, config: dict[str, Any], *, model: nn.Mo
     if curves is not None:
         curves.to_csv(out / CURVES_CSV, index=False)
         paths["curves_csv"] = out / CURVES_CSV
-        title = f"{config.get('kind')} / {config.get('modality')}"
-        if config.get("interviewer"):
-            title += f" / {config['interviewer']}"
-        if config.get("shuffle_labels"):
-            title += " (shuffled labels)"
-        if config.get("synthetic"):
-            title += " -- SYNTHETIC data"
-        paths["curves_png"] = plot_curves(curves, out / CURVES_PNG, title,
-                                          config.get("result", {}).get("best_epoch"))
     if dev_predictions is not None:
         dev_predictions.to_parquet(out / DEV_PREDICTIONS, index=False)
         paths["dev_predictions"] = out / DEV_PREDICTIONS

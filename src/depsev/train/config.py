@@ -15,12 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from depsev.configtools import dataclass_from_dict, dataclass_to_dict, raise_problems
 from depsev.errors import InputError
 
 DEVICES = ("auto", "cpu", "cuda")
+#: how the AI-agent expert starts: from the trained WoZ expert (then fine-tuned on AI sessions) or
+#: from scratch (random weights, AI sessions only)
+AI_EXPERT_INITS = ("woz", "scratch")
+#: which dev participants choose an interviewer expert's epoch: its own interviewer type's, or all
+EXPERT_DEVS = ("own", "all")
+#: what a mixture (moe / fusion) trains after loading its two experts: the gate only (experts frozen)
+#: or everything
+MIXTURE_TRAININGS = ("gate", "all")
 #: how error messages name this section
 SECTION = "train config"
 #: the largest modality_dropout: each stream is hidden with this probability, never both at once
@@ -51,6 +57,8 @@ class TrainConfig:
     #: weights of the focal (band) and Gaussian NLL (score) terms of the loss
     w_focal: float = 1.0
     w_nll: float = 1.0
+    #: beta-NLL exponent of the score loss (:class:`depsev.train.losses.ScoreNLL`; 0 = plain NLL)
+    nll_beta: float = 0.0
     #: clip the gradient norm to this value before each step (0 = no clipping)
     clip_grad_norm: float = 5.0
     #: class-balanced sampling of training chunks (by severity band)
@@ -60,6 +68,17 @@ class TrainConfig:
     #: 0.5) -- by setting its mask row to all False, as a missing stream is at predict time
     #: (:func:`depsev.train.trainer.modality_dropout`); never at dev evaluation; 0 = off
     modality_dropout: float = 0.0
+    #: a fresh model's prediction heads start as the training prior (mean, variance, band frequencies of
+    #: the training chunks): :func:`depsev.models.experts.init_prediction_priors`
+    init_priors: bool = True
+    #: interviewer experts (paper eq. 10-11): how the AI-agent expert starts (:data:`AI_EXPERT_INITS`)
+    ai_expert_init: str = "woz"
+    #: dev participants an expert's epoch is chosen on (:data:`EXPERT_DEVS`)
+    expert_dev: str = "own"
+    #: mixtures (moe, fusion) start from the two trained experts, then train (:data:`MIXTURE_TRAININGS`)
+    mixture_training: str = "gate"
+    #: epochs of a mixture's training (0 = max_epochs); patience applies as usual
+    mixture_epochs: int = 0
     seed: int = 0
     #: "auto" (cuda when available), "cpu" or "cuda"
     device: str = "auto"
@@ -88,8 +107,10 @@ class TrainConfig:
         given = {k: v for k, v in (cli or {}).items() if v is not None}
         return cls.from_dict(given, "command line", base=cfg)
 
-    def resolved_device(self) -> torch.device:
+    def resolved_device(self) -> Any:
         """The torch device: ``auto`` -> cuda when available, else cpu."""
+        import torch
+
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         if self.device == "cuda" and not torch.cuda.is_available():
@@ -106,7 +127,8 @@ def _check(cfg: TrainConfig) -> list[str]:
         problems.append(f"lr must be > 0, got {cfg.lr}")
     if not all(0.0 <= b < 1.0 for b in cfg.betas):
         problems.append(f"betas must be in [0, 1), got {list(cfg.betas)}")
-    for name in ("eps", "weight_decay", "min_delta", "focal_gamma", "w_focal", "w_nll", "clip_grad_norm"):
+    for name in ("eps", "weight_decay", "min_delta", "focal_gamma", "w_focal", "w_nll", "clip_grad_norm",
+                 "nll_beta"):
         if getattr(cfg, name) < 0:
             problems.append(f"{name} must be >= 0, got {getattr(cfg, name)}")
     if not 0.0 <= cfg.modality_dropout <= MAX_MODALITY_DROPOUT:
@@ -114,6 +136,12 @@ def _check(cfg: TrainConfig) -> list[str]:
                         f"each stream; never both), got {cfg.modality_dropout}")
     if cfg.w_focal == 0 and cfg.w_nll == 0:
         problems.append("w_focal and w_nll are both 0: nothing to train")
+    for name, allowed in (("ai_expert_init", AI_EXPERT_INITS), ("expert_dev", EXPERT_DEVS),
+                          ("mixture_training", MIXTURE_TRAININGS)):
+        if getattr(cfg, name) not in allowed:
+            problems.append(f"{name} must be one of {allowed}, got {getattr(cfg, name)!r}")
+    if cfg.mixture_epochs < 0:
+        problems.append(f"mixture_epochs must be >= 0 (0 = max_epochs), got {cfg.mixture_epochs}")
     if cfg.device not in DEVICES:
         problems.append(f"device must be one of {DEVICES}, got {cfg.device!r}")
     return problems

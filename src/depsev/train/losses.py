@@ -68,15 +68,32 @@ class FocalLoss(nn.Module):
 
 
 class ScoreNLL(nn.Module):
-    """Gaussian NLL of the PHQ-8 score on the 0..1 scale (see module docstring)."""
+    """Gaussian NLL of the PHQ-8 score on the 0..1 scale (see module docstring), optionally beta-NLL.
 
-    def __init__(self, eps: float = 1e-6):
+    ``beta`` > 0 (Seitzer et al. 2022, "On the pitfalls of heteroscedastic uncertainty estimation"):
+    each chunk's NLL is multiplied by its predicted variance (on the 0..1 scale, detached) to the
+    power ``beta``, divided by the batch mean of that factor (so the loss keeps the size of the plain
+    NLL).  Plain NLL (``beta = 0``) lets a model explain a hard chunk by a large variance instead of a
+    better mean -- the mean's gradient is scaled by 1/var -- which slows the learning of ``mu`` (the
+    quantity every PHQ-8 metric is computed on); ``beta = 1`` gives the mean the gradient of the
+    squared error while the variance is still fitted by the likelihood.
+    """
+
+    def __init__(self, eps: float = 1e-6, beta: float = 0.0):
         super().__init__()
-        self.nll = nn.GaussianNLLLoss(full=False, eps=eps, reduction="mean")
+        if beta < 0:
+            raise ValueError(f"beta must be >= 0, got {beta}")
+        self.nll = nn.GaussianNLLLoss(full=False, eps=eps, reduction="none")
+        self.beta = float(beta)
 
     def forward(self, mu: Tensor, var: Tensor, score: Tensor) -> Tensor:
         """``mu, var [B]`` (points, points^2), ``score [B]`` (0..24) -> scalar."""
-        return self.nll(mu / PHQ_MAX, score.to(mu.dtype) / PHQ_MAX, var / PHQ_MAX**2)
+        v = var / PHQ_MAX**2
+        per_chunk = self.nll(mu / PHQ_MAX, score.to(mu.dtype) / PHQ_MAX, v)
+        if self.beta > 0:
+            w = v.detach().clamp_min(self.nll.eps) ** self.beta
+            per_chunk = per_chunk * (w / w.mean())
+        return per_chunk.mean()
 
 
 class LossParts(NamedTuple):
@@ -97,14 +114,14 @@ class CombinedLoss(nn.Module):
     """``w_focal * FocalLoss(logits, band) + w_nll * ScoreNLL(mu, var, score)``."""
 
     def __init__(self, w_focal: float = 1.0, w_nll: float = 1.0, alpha: Tensor | None = None,
-                 gamma: float = 2.0, eps: float = 1e-6):
+                 gamma: float = 2.0, eps: float = 1e-6, nll_beta: float = 0.0):
         super().__init__()
         if w_focal < 0 or w_nll < 0 or w_focal + w_nll == 0:
             raise ValueError(f"loss weights must be >= 0 and not both 0, got {w_focal=}, {w_nll=}")
         self.w_focal = float(w_focal)
         self.w_nll = float(w_nll)
         self.focal = FocalLoss(alpha, gamma)
-        self.nll = ScoreNLL(eps)
+        self.nll = ScoreNLL(eps, nll_beta)
 
     def forward(self, pred: Prediction, score: Tensor, band: Tensor | None = None) -> LossParts:
         """``score [B]`` PHQ-8 scores; ``band [B]`` their bands (derived from ``score`` when None)."""

@@ -46,9 +46,10 @@ from depsev import __version__
 from depsev.data.dataset import ChunkDataset, data_fingerprint, split_dir
 from depsev.errors import InputError
 from depsev.features.io import read_feature_meta
-from depsev.models import KINDS, ModelConfig, build_model, count_parameters
+from depsev.models import KINDS, MIXTURE_KINDS, ModelConfig, build_model, count_parameters
 from depsev.models import model_streams as _model_streams
 from depsev.models.baselines import make_random_forest
+from depsev.models.experts import init_prediction_priors
 from depsev.predict.inference import chunk_table, forest_predictions, summary_features
 from depsev.shards.chunks import STREAM_SOURCES
 from depsev.train.checkpoint import save_checkpoint
@@ -75,12 +76,18 @@ def shard_modality(kind: str, modality: str) -> str:
 
 
 def load_training_data(shard_root: str | Path, kind: str, modality: str, interviewer: str | None,
-                       shuffle_seed: int | None) -> tuple[ChunkDataset, ChunkDataset]:
-    """Train (labels permuted when ``shuffle_seed`` is given) and dev datasets, ``purpose="train"``."""
+                       shuffle_seed: int | None, dev_interviewer: str | None = "same"
+                       ) -> tuple[ChunkDataset, ChunkDataset]:
+    """Train (labels permuted when ``shuffle_seed`` is given) and dev datasets, ``purpose="train"``.
+
+    ``interviewer`` keeps one interviewer type's training chunks; the dev chunks are that type's too
+    (``dev_interviewer="same"``) or all (``None``).
+    """
     sm = shard_modality(kind, modality)
     train = ChunkDataset.from_shards(shard_root, sm, "train", purpose="train", interviewer=interviewer,
                                      shuffle_labels_seed=shuffle_seed)
-    dev = ChunkDataset.from_shards(shard_root, sm, "dev", purpose="train", interviewer=interviewer)
+    dev_who = interviewer if dev_interviewer == "same" else dev_interviewer
+    dev = ChunkDataset.from_shards(shard_root, sm, "dev", purpose="train", interviewer=dev_who)
     return train, dev
 
 
@@ -287,21 +294,30 @@ def train_model(shard_root: str | Path, out_dir: str | Path, *, kind: str, modal
                 train_cfg: TrainConfig | Mapping[str, Any] | None = None,
                 shuffle_labels: bool = False,
                 init_experts: Mapping[str, str | Path] | None = None,
+                init_from: str | Path | None = None,
                 feature_dir: str | Path | None = None,
                 feature_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Train one model on the train split, choose its epoch on dev, write the checkpoint folder.
 
     ``kind``: one of :data:`ALL_KINDS`; ``modality``: ``audio | video | fusion``; ``interviewer``:
-    ``woz | ai`` keeps only that interviewer type's chunks (per-interviewer experts);
-    ``shuffle_labels``: train on participant-level permuted labels (seeded by ``seed``; dev labels
-    stay true) -- the shuffled-label control.  Returns the summary also stored under ``result``
-    in ``config.json``: ``best_epoch``, ``epochs_run``, ``dev_participant_mae`` / ``_rmse``,
-    ``train_mean``, ``train_mean_dev_mae``, ``n_parameters``, ``out_dir``, ``synthetic``.
+    ``woz | ai`` keeps only that interviewer type's chunks (per-interviewer experts; their epoch is
+    chosen on that type's dev participants, or on all with ``train.expert_dev: all``);
+    ``shuffle_labels``: train on participant-level permuted labels (seeded by ``seed``, permuted
+    within each interviewer type; dev labels stay true) -- the shuffled-label control.  Returns the
+    summary also stored under ``result`` in ``config.json``: ``best_epoch``, ``epochs_run``,
+    ``dev_participant_mae`` / ``_rmse``, ``train_mean``, ``train_mean_dev_mae``, ``n_parameters``,
+    ``out_dir``, ``synthetic``.
 
-    ``init_experts`` (kind ``moe`` only): ``{"woz": dir, "ai": dir}`` checkpoint folders of the two
-    separately trained interviewer experts of the same modality (paper eq. 10-11); the mixture's
-    experts start from their weights, its shared encoder from the WoZ expert's (the larger
-    training set), and the gate from scratch -- then everything is fine-tuned on all training chunks.
+    Interviewer experts (paper eq. 10-11) and their mixture (eq. 12-15):
+
+    - ``init_from`` (kind ``expert``): the checkpoint folder of a trained expert of the same modality
+      whose weights this expert starts from -- the AI-agent expert starts from the WoZ expert
+      (``train.ai_expert_init: woz``) and is fine-tuned on the AI-agent sessions;
+    - ``init_experts`` (kinds ``moe`` and ``fusion``): ``{"woz": dir, "ai": dir}`` checkpoint folders of
+      the two trained experts of the same modality; each of the mixture's experts (with its own
+      encoders) starts from its checkpoint, the gate from scratch; then the gate alone is trained
+      with the experts frozen (``train.mixture_training: gate``, default) or everything
+      (``all``), for ``train.mixture_epochs`` epochs (0 = ``max_epochs``).
 
     ``feature_dir``: the per-session feature files the shards were built from (default
     ``<shard_root>/../features``, the workflow's ``results/features``); ``feature_config``: the
@@ -309,40 +325,73 @@ def train_model(shard_root: str | Path, out_dir: str | Path, *, kind: str, modal
     only feed ``config.json["features"]["preparation"]`` (:func:`feature_preparation`).
     """
     shard_root, out = Path(shard_root), Path(out_dir)
-    train, dev = load_training_data(shard_root, kind, modality, interviewer, seed if shuffle_labels else None)
-    mcfg = resolve_model_config(model_cfg, train)
     tcfg = resolve_train_config(train_cfg, seed)
+    if init_experts and kind not in MIXTURE_KINDS:
+        raise ValueError(f"init_experts applies to kinds {MIXTURE_KINDS} only, not {kind!r}")
+    if init_from is not None and kind != "expert":
+        raise ValueError(f"init_from applies to kind 'expert' only, not {kind!r}")
+    dev_who = None if (interviewer is not None and tcfg.expert_dev == "all") else "same"
+    train, dev = load_training_data(shard_root, kind, modality, interviewer,
+                                    seed if shuffle_labels else None, dev_who)
+    mcfg = resolve_model_config(model_cfg, train)
     prep = feature_preparation(train, dev, modality, feature_config=feature_config,
                                feature_dir=feature_dir if feature_dir is not None
                                else shard_root.parent / "features")
     config = _base_config(kind, modality, interviewer, int(seed), bool(shuffle_labels), mcfg, tcfg,
                           train, dev, shard_root, prep)
     if init_experts:
-        if kind != "moe":
-            raise ValueError(f"init_experts applies to kind 'moe' only, not {kind!r}")
         config["init_experts"] = {k: str(v) for k, v in init_experts.items()}
+        config["mixture_training"] = tcfg.mixture_training
+    if init_from is not None:
+        config["init_from"] = str(init_from)
     if kind == RF_KIND:
         return _train_forest(out, config, mcfg, tcfg, train, dev, modality)
-    return _train_network(out, config, mcfg, tcfg, train, dev, kind, modality, init_experts)
+    return _train_network(out, config, mcfg, tcfg, train, dev, kind, modality, init_experts, init_from)
 
 
-def init_moe_from_experts(model: torch.nn.Module, experts: Mapping[str, str | Path], modality: str) -> None:
-    """Load two trained interviewer experts into a single-modality mixture (see :func:`train_model`)."""
+def _load_expert(ckpt: str | Path, modality: str, who: str | None, shuffle_labels: bool | None = None
+                 ) -> torch.nn.Module:
+    """A trained expert checkpoint of ``modality`` (for interviewer type ``who`` when given), checked."""
+    from depsev.train.checkpoint import load_checkpoint
+
+    expert, cfg = load_checkpoint(ckpt)
+    wrong_who = who is not None and cfg.get("interviewer") != who
+    if cfg.get("kind") != "expert" or cfg.get("modality") != modality or wrong_who:
+        raise InputError(ckpt, f"not a {modality} expert{f' for {who} sessions' if who else ''} "
+                               f"(kind={cfg.get('kind')}, modality={cfg.get('modality')}, "
+                               f"interviewer={cfg.get('interviewer')})")
+    if shuffle_labels is not None and bool(cfg.get("shuffle_labels")) != shuffle_labels:
+        raise InputError(ckpt, f"expert trained with shuffle_labels={cfg.get('shuffle_labels')}, the model "
+                               f"being trained has shuffle_labels={shuffle_labels}")
+    return expert
+
+
+def _load_weights(target: torch.nn.Module, source: torch.nn.Module, where: str | Path) -> None:
+    try:
+        target.load_state_dict(source.state_dict())
+    except RuntimeError as exc:
+        raise InputError(where, "expert weights do not fit this model (different model config?): "
+                                f"{exc}") from exc
+
+
+def init_mixture_from_experts(model: torch.nn.Module, experts: Mapping[str, str | Path], modality: str,
+                              shuffle_labels: bool | None = None) -> None:
+    """Load two trained interviewer experts into a mixture (``moe`` or ``fusion``): expert ``i`` of the
+    mixture (with its own encoders) takes all the weights of the checkpoint of interviewer type ``i``."""
     from depsev.constants import INTERVIEWERS
-    from depsev.predict.inference import load_checkpoint
 
     missing = [who for who in INTERVIEWERS if who not in experts]
     if missing:
         raise ValueError(f"init_experts needs a checkpoint for each interviewer type; missing {missing}")
     for i, who in enumerate(INTERVIEWERS):
-        expert, cfg = load_checkpoint(experts[who])
-        if cfg.get("kind") != "expert" or cfg.get("modality") != modality or cfg.get("interviewer") != who:
-            raise InputError(experts[who], f"not a {modality} expert for {who} sessions "
-                                           f"(kind={cfg.get('kind')}, modality={cfg.get('modality')}, "
-                                           f"interviewer={cfg.get('interviewer')})")
-        model.head.experts[i].load_state_dict(expert.expert.state_dict())
-        if who == "woz":
-            model.encoder.load_state_dict(expert.encoder.state_dict())
+        expert = _load_expert(experts[who], modality, who, shuffle_labels)
+        _load_weights(model.experts[i], expert, experts[who])
+
+
+def freeze_experts(model: torch.nn.Module) -> None:
+    """Train a mixture's gate only: the experts' parameters are frozen and the experts stay in eval
+    mode (no dropout) while the gate trains (:meth:`depsev.models.MixtureOfExperts.freeze_experts`)."""
+    model.freeze_experts()
 
 
 def make_loss(tcfg: TrainConfig, train: ChunkDataset) -> torch.nn.Module:
@@ -350,7 +399,8 @@ def make_loss(tcfg: TrainConfig, train: ChunkDataset) -> torch.nn.Module:
     from depsev.train.losses import CombinedLoss, focal_alpha_from_counts
 
     alpha = focal_alpha_from_counts(train.band_counts().tolist())
-    return CombinedLoss(w_focal=tcfg.w_focal, w_nll=tcfg.w_nll, alpha=alpha, gamma=tcfg.focal_gamma)
+    return CombinedLoss(w_focal=tcfg.w_focal, w_nll=tcfg.w_nll, alpha=alpha, gamma=tcfg.focal_gamma,
+                        nll_beta=tcfg.nll_beta)
 
 
 def _summary(config: dict, out: Path, dev_people: pd.DataFrame, train: ChunkDataset, **extra: Any) -> dict:
@@ -368,15 +418,29 @@ def _summary(config: dict, out: Path, dev_people: pd.DataFrame, train: ChunkData
 
 def _train_network(out: Path, config: dict, mcfg: ModelConfig, tcfg: TrainConfig, train: ChunkDataset,
                    dev: ChunkDataset, kind: str, modality: str,
-                   init_experts: Mapping[str, str | Path] | None = None) -> dict[str, Any]:
+                   init_experts: Mapping[str, str | Path] | None = None,
+                   init_from: str | Path | None = None) -> dict[str, Any]:
     model = build_model(kind, modality, mcfg, seed=tcfg.seed)
+    fit_cfg = tcfg
     if init_experts:
-        init_moe_from_experts(model, init_experts, modality)
-    trainer = Trainer(model, make_loss(tcfg, train), tcfg, train, dev, log=log.info)
+        init_mixture_from_experts(model, init_experts, modality, bool(config["shuffle_labels"]))
+        if tcfg.mixture_training == "gate":
+            freeze_experts(model)
+        if tcfg.mixture_epochs:
+            fit_cfg = dataclasses.replace(tcfg, max_epochs=tcfg.mixture_epochs)
+    if init_from is not None:
+        start = _load_expert(init_from, modality, None, bool(config["shuffle_labels"]))
+        _load_weights(model, start, init_from)
+    elif not init_experts and tcfg.init_priors:
+        y = train.y.double()
+        init_prediction_priors(model, float(y.mean()), float(y.var(unbiased=False)),
+                               torch.as_tensor(train.band_counts(), dtype=torch.float32))
+    trainer = Trainer(model, make_loss(tcfg, train), fit_cfg, train, dev, log=log.info)
     res = trainer.fit()
     summary = _summary(config, out, res.dev_participants, train, best_epoch=res.best_epoch,
                        epochs_run=res.epochs_run, stopped_early=res.stopped_early,
-                       n_parameters=count_parameters(res.model), device=str(trainer.device))
+                       n_parameters=count_parameters(res.model, trainable_only=False),
+                       n_trained_parameters=count_parameters(res.model), device=str(trainer.device))
     config["result"] = summary
     save_checkpoint(out, config, model=res.model, curves=res.curves, dev_predictions=res.dev_chunks)
     return summary

@@ -7,9 +7,10 @@ that ``loss(pred, score, band)`` returns a scalar tensor or an object with a ``t
 (:class:`depsev.train.losses.CombinedLoss`).
 
 Every epoch, the DEV chunks are predicted, aggregated per participant with
-:func:`depsev.evaluate.aggregate.aggregate_participants` (precision-weighted mean of the chunk
-``mu``) and scored by participant MAE / RMSE; the epoch with the lowest dev participant MAE is the
-chosen checkpoint, and training stops after ``patience`` epochs without improvement.  It only ever
+:func:`depsev.evaluate.aggregate.aggregate_participants` (its default ``capped`` weighting of the
+chunk ``mu``: no chunk counts more than one of the participant's median variance) and scored by
+participant MAE / RMSE; the epoch with the lowest dev participant MAE is the chosen checkpoint, and
+training stops after ``patience`` epochs without improvement.  It only ever
 sees the datasets it is given -- the training entry point (:mod:`depsev.train.run`) opens train and
 dev only, with ``purpose="train"``, which refuses the test split.
 
@@ -22,8 +23,11 @@ so the fusion gate and heads learn to work with one stream.  Dev evaluation alwa
 Determinism: for a seed, training on CPU is bit-reproducible -- ``torch.manual_seed(seed)`` at the
 start of :meth:`Trainer.fit` (dropout), a seeded generator for the sampler and another one for
 modality dropout (separate, so the order of the chunks does not depend on ``modality_dropout``),
-``num_workers=0``, and ``torch.use_deterministic_algorithms(True)`` while fitting (the previous
-setting is restored).
+``num_workers=0``; on CUDA also ``torch.use_deterministic_algorithms(True)`` and deterministic cuDNN
+while fitting (the previous settings are restored).  On the CPU the ops of these models (LSTM, conv,
+linear, masked means) are deterministic for a fixed thread count, so the switch is not touched there:
+it imports ``torch._inductor`` (1.6 s measured, in every training job of the workflow).  Tested: two
+fits with one seed give byte-equal weights.
 """
 
 from __future__ import annotations
@@ -101,7 +105,11 @@ class TrainResult:
 
 @contextlib.contextmanager
 def deterministic_mode(enabled: bool, device: torch.device) -> Iterator[None]:
-    """``torch.use_deterministic_algorithms(enabled)`` (+ cuDNN flags) inside, restored afterwards."""
+    """``torch.use_deterministic_algorithms(enabled)`` (+ cuDNN flags) inside, restored afterwards --
+    on CUDA devices only (see the module docstring)."""
+    if device.type != "cuda":
+        yield
+        return
     before = torch.are_deterministic_algorithms_enabled()
     cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
     if enabled and device.type == "cuda":
