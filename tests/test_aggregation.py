@@ -134,6 +134,16 @@ def test_choose_weighting_picks_the_lowest_dev_mae():
     assert name == "precision"  # the confident chunk was right this time
 
 
+
+def test_a_fixed_weighting_is_used_whatever_dev_says():
+    """The shuffled-label control: no choice on the true dev labels, the default is marked chosen."""
+    name, table = choose_weighting([_outlier(phq=15)], fixed="capped")
+    assert name == "capped" and table["chosen"].tolist() == [w == "capped" for w in WEIGHTINGS]
+    assert table.set_index("weighting").loc["median", "mae_mean"] == 0.0  # still compared and reported
+    with pytest.raises(ValueError, match="weighting must be one of"):
+        choose_weighting([_outlier()], fixed="trimmed")
+
+
 def test_choose_weighting_ties_go_to_the_earlier_entry():
     # 16, 16, 16 (var 4) and 0 (var 0.01), truth 12: mean = capped = 12 exactly (MAE 0), median 16
     df = pd.DataFrame([_chunk(1, 16, 4, 12)] * 3 + [_chunk(1, 0, 0.01, 12)])

@@ -212,6 +212,23 @@ def test_shuffled_labels_are_a_participant_level_permutation(shard_root):
     assert other.labels["phq_score"].tolist() != shuf.labels["phq_score"].tolist()
 
 
+def test_the_control_chooses_its_epoch_on_permuted_dev_labels_too(shard_root):
+    """load_training_data (what every training rule calls): without shuffling both splits carry the true
+    labels; the shuffled-label control's dev labels are permuted as well (its checkpoint choice must not
+    see the true dev labels), its train labels as ChunkDataset permutes them."""
+    from depsev.train.run import load_training_data
+
+    true_train, true_dev = load_training_data(shard_root, "lstm", "video", None, None)
+    train, dev = load_training_data(shard_root, "lstm", "video", None, 3)
+    assert true_dev.labels["phq_score"].tolist() == ChunkDataset.from_shards(
+        shard_root, "video", "dev", purpose="evaluate").labels["phq_score"].tolist()
+    got = dev.labels.groupby("participant_id")["phq_score"].first()
+    orig = true_dev.labels.groupby("participant_id")["phq_score"].first()
+    assert sorted(got) == sorted(orig) and (got != orig).any()
+    assert train.labels["phq_score"].tolist() == ChunkDataset.from_shards(
+        shard_root, "video", "train", purpose="train", shuffle_labels_seed=3).labels["phq_score"].tolist()
+
+
 def test_permutation_helper():
     perm = participant_label_permutation([5, 3, 9, 7], seed=0)
     assert sorted(perm) == [3, 5, 7, 9] and sorted(perm.values()) == [3, 5, 7, 9]

@@ -1,6 +1,6 @@
 # Stage 3: training. Every model reads the TRAIN and DEV shards only (the test split is refused by
 # depsev.data), chooses its checkpoint on dev at participant level, and writes its folder
-# results/models/<model>/seed<k>/ (model.pt or model.joblib, the resolved config.json, curves.csv/png,
+# results/models/<model>/seed<k>/ (model.pt or model.joblib, the resolved config.json, curves.csv,
 # dev_predictions.parquet). Model names: <family>-<modality>[-<variant>].
 
 
@@ -25,6 +25,8 @@ rule train_expert:
         "logs/train_expert/{modality}-{interviewer}{control}-seed{seed}.log",
     benchmark:
         "benchmarks/train_expert/{modality}-{interviewer}{control}-seed{seed}.tsv"
+    # the expert -> AI expert -> mixture chains are the DAG's critical path: start them first
+    priority: 10
     threads: 1
     resources:
         mem_mb=4000,
@@ -53,6 +55,8 @@ rule train_moe:
         "logs/train_moe/{modality}-seed{seed}.log",
     benchmark:
         "benchmarks/train_moe/{modality}-seed{seed}.tsv"
+    # the expert -> AI expert -> mixture chains are the DAG's critical path: start them first
+    priority: 10
     threads: 1
     resources:
         mem_mb=4000,
@@ -82,6 +86,8 @@ rule train_fusion:
         "logs/train_fusion/fusion{control}-seed{seed}.log",
     benchmark:
         "benchmarks/train_fusion/fusion{control}-seed{seed}.tsv"
+    # the expert -> AI expert -> mixture chains are the DAG's critical path: start them first
+    priority: 10
     threads: 1
     resources:
         mem_mb=4000,

@@ -2,9 +2,12 @@
 
 The chunk weighting of the participant aggregation is chosen first, on the dev predictions of all
 seeds only (:func:`depsev.evaluate.aggregate.choose_weighting`); the test split is predicted after
-that choice is made, so its predictions cannot influence it.  Every split's metrics then use it.
+that choice is made, so its predictions cannot influence it.  Every split's metrics then use it.  A
+shuffled-label control (``shuffle_labels`` in its checkpoints' config.json) makes no choice on the
+true dev labels: it takes the default weighting.
 """
 
+import json
 from pathlib import Path
 
 import _depsev  # noqa: F401 - puts the checkout's src/ on sys.path
@@ -13,9 +16,9 @@ from depsev.workflow import log_to, single_log, write_json
 
 with log_to(single_log(snakemake)):  # noqa: F821 - injected by Snakemake
     from depsev.corpus.manifest import read_manifest
-    from depsev.evaluate.aggregate import choose_weighting
+    from depsev.evaluate.aggregate import DEFAULT_WEIGHTING, choose_weighting
     from depsev.evaluate.tables import evaluate_predictions
-    from depsev.predict.inference import predict_split
+    from depsev.predict.inference import predict_split, split_dataset
 
     sm = snakemake  # noqa: F821
     manifest = read_manifest(sm.input.manifest)
@@ -26,12 +29,15 @@ with log_to(single_log(snakemake)):  # noqa: F821 - injected by Snakemake
     seeds = [Path(model_dir).name for model_dir in sm.input.models]
 
     # 1. dev predictions of every seed, and the chunk weighting chosen on them alone
-    dev = {}
+    dev, data = {}, {"dev": split_dataset(sm.input.dev)}
     for model_dir, seed_dir in zip(sm.input.models, seeds, strict=True):
-        dev[seed_dir] = predict_split(model_dir, sm.input.dev, manifest)
+        dev[seed_dir] = predict_split(model_dir, sm.input.dev, manifest, dataset=data["dev"])
         dev[seed_dir].to_parquet(outputs[(seed_dir, "dev")], index=False)
+    control = any(json.loads((Path(d) / "config.json").read_text()).get("shuffle_labels")
+                  for d in sm.input.models)
     weighting, choice = choose_weighting([dev[s] for s in seeds],
-                                         sources=[outputs[(s, "dev")] for s in seeds])
+                                         sources=[outputs[(s, "dev")] for s in seeds],
+                                         fixed=DEFAULT_WEIGHTING if control else None)
     print(sm.wildcards.model, "chunk weighting chosen on dev:", weighting)
     print(choice.to_string(index=False))
 
@@ -41,7 +47,9 @@ with log_to(single_log(snakemake)):  # noqa: F821 - injected by Snakemake
             if split == "dev":
                 pred = dev[seed_dir]
             else:
-                pred = predict_split(model_dir, sm.input[split], manifest)
+                if split not in data:
+                    data[split] = split_dataset(sm.input[split])
+                pred = predict_split(model_dir, sm.input[split], manifest, dataset=data[split])
                 pred.to_parquet(outputs[(seed_dir, split)], index=False)
             metrics = evaluate_predictions(pred, train_scores, weighting=weighting, weighting_choice=choice,
                                            source=outputs[(seed_dir, split)])

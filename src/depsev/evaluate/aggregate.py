@@ -217,8 +217,13 @@ def compare_weightings(dev_chunk_tables: Sequence[pd.DataFrame], *,
 
 def choose_weighting(dev_chunk_tables: Sequence[pd.DataFrame], *,
                      interval_variance: str = DEFAULT_INTERVAL_VARIANCE,
-                     sources: Sequence[Source] | None = None) -> tuple[str, pd.DataFrame]:
+                     sources: Sequence[Source] | None = None, fixed: str | None = None
+                     ) -> tuple[str, pd.DataFrame]:
     """The weighting with the lowest mean dev participant MAE, and the comparison behind it.
+
+    ``fixed``: no choice, that weighting is used and marked ``chosen`` (the table is still computed).
+    The shuffled-label control takes :data:`DEFAULT_WEIGHTING` this way: a choice on the true dev
+    labels would be one more selection on them, which the control must not make.
 
     Arguments and errors as :func:`compare_weightings` (DEV predictions only).  MAE is the criterion
     because it is the headline metric; coverage is reported beside it, not optimised.  Mean MAEs within
@@ -226,10 +231,15 @@ def choose_weighting(dev_chunk_tables: Sequence[pd.DataFrame], *,
     :data:`WEIGHTINGS` (``precision`` before ``mean`` before ``capped`` before ``median``).  Returns
     ``(name, table)``: the table of :func:`compare_weightings` plus a boolean column ``chosen``.
     """
+    if fixed is not None and fixed not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {fixed!r}")
     table = compare_weightings(dev_chunk_tables, interval_variance=interval_variance, sources=sources)
-    best = float(table["mae_mean"].min())
-    tied = table["mae_mean"] <= best + WEIGHTING_TIE_TOLERANCE
-    name = str(table.loc[tied, "weighting"].iloc[0])  # rows are in WEIGHTINGS order
+    if fixed is not None:
+        name = fixed
+    else:
+        best = float(table["mae_mean"].min())
+        tied = table["mae_mean"] <= best + WEIGHTING_TIE_TOLERANCE
+        name = str(table.loc[tied, "weighting"].iloc[0])  # rows are in WEIGHTINGS order
     table["chosen"] = table["weighting"] == name
     return name, table
 

@@ -198,19 +198,31 @@ def check_features_match(config: dict, provenance: dict, where: str | Path) -> N
                                     f"but the model was trained with {trained[key]!r}")
 
 
-def predict_split(model_dir: str | Path, shard_dir: str | Path, manifest: pd.DataFrame | None = None
-                  ) -> pd.DataFrame:
-    """Chunk predictions of the checkpoint in ``model_dir`` on the shards in ``shard_dir``
-    (``results/shards/<modality>/<split>``), with gender joined from the manifest."""
+def split_dataset(shard_dir: str | Path) -> Any:
+    """The :class:`~depsev.data.dataset.ChunkDataset` of ``results/shards/<modality>/<split>``
+    (``purpose="evaluate"``: true labels), to predict several checkpoints on one read."""
     from depsev.data.dataset import ChunkDataset
 
+    shard_dir = Path(shard_dir)
+    return ChunkDataset.from_shards(shard_dir.parents[1], shard_dir.parent.name, shard_dir.name,
+                                    purpose="evaluate")
+
+
+def predict_split(model_dir: str | Path, shard_dir: str | Path, manifest: pd.DataFrame | None = None,
+                  dataset: Any = None) -> pd.DataFrame:
+    """Chunk predictions of the checkpoint in ``model_dir`` on the shards in ``shard_dir``
+    (``results/shards/<modality>/<split>``), with gender joined from the manifest.  ``dataset``: that
+    folder's :func:`split_dataset`, when the caller has read it already."""
     shard_dir = Path(shard_dir)
     model, config = load_checkpoint(model_dir)
     split, modality = shard_dir.name, shard_dir.parent.name
     if modality != config.get("shard_modality", modality):
         raise InputError(shard_dir, f"model {model_dir} reads {config['shard_modality']} shards, "
                                     f"not {modality}")
-    dataset = ChunkDataset.from_shards(shard_dir.parents[1], modality, split, purpose="evaluate")
+    if dataset is None:
+        dataset = split_dataset(shard_dir)
+    elif (dataset.modality, dataset.split) != (modality, split):
+        raise ValueError(f"dataset of {dataset.modality}/{dataset.split} given for {shard_dir}")
     check_features_match(config, dataset.provenance(), shard_dir)
     df = predict_dataset(model, config, dataset)
     if manifest is not None and len(df):

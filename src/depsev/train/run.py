@@ -78,16 +78,21 @@ def shard_modality(kind: str, modality: str) -> str:
 def load_training_data(shard_root: str | Path, kind: str, modality: str, interviewer: str | None,
                        shuffle_seed: int | None, dev_interviewer: str | None = "same"
                        ) -> tuple[ChunkDataset, ChunkDataset]:
-    """Train (labels permuted when ``shuffle_seed`` is given) and dev datasets, ``purpose="train"``.
+    """Train and dev datasets, ``purpose="train"``.
 
     ``interviewer`` keeps one interviewer type's training chunks; the dev chunks are that type's too
-    (``dev_interviewer="same"``) or all (``None``).
+    (``dev_interviewer="same"``) or all (``None``).  With ``shuffle_seed`` (the shuffled-label control)
+    the labels of BOTH are permuted at participant level, each over its whole split: the control's
+    epoch and checkpoint choice must not see the true dev labels either, or picking the best of tens
+    of epochs on a dozen dev participants lets it "learn" dev by selection.  Evaluation reads the true
+    labels (``purpose="evaluate"``).
     """
     sm = shard_modality(kind, modality)
     train = ChunkDataset.from_shards(shard_root, sm, "train", purpose="train", interviewer=interviewer,
                                      shuffle_labels_seed=shuffle_seed)
     dev_who = interviewer if dev_interviewer == "same" else dev_interviewer
-    dev = ChunkDataset.from_shards(shard_root, sm, "dev", purpose="train", interviewer=dev_who)
+    dev = ChunkDataset.from_shards(shard_root, sm, "dev", purpose="train", interviewer=dev_who,
+                                   shuffle_labels_seed=shuffle_seed)
     return train, dev
 
 
@@ -302,8 +307,9 @@ def train_model(shard_root: str | Path, out_dir: str | Path, *, kind: str, modal
     ``kind``: one of :data:`ALL_KINDS`; ``modality``: ``audio | video | fusion``; ``interviewer``:
     ``woz | ai`` keeps only that interviewer type's chunks (per-interviewer experts; their epoch is
     chosen on that type's dev participants, or on all with ``train.expert_dev: all``);
-    ``shuffle_labels``: train on participant-level permuted labels (seeded by ``seed``, permuted
-    within each interviewer type; dev labels stay true) -- the shuffled-label control.  Returns the
+    ``shuffle_labels``: train on participant-level permuted labels (seeded by ``seed``, permuted over
+    the whole split before any interviewer selection; the dev labels used to choose the epoch are
+    permuted the same way) -- the shuffled-label control.  Returns the
     summary also stored under ``result`` in ``config.json``: ``best_epoch``, ``epochs_run``,
     ``dev_participant_mae`` / ``_rmse``, ``train_mean``, ``train_mean_dev_mae``, ``n_parameters``,
     ``out_dir``, ``synthetic``.
