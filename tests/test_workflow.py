@@ -123,7 +123,8 @@ def tiny_run(tmp_path_factory):
     cfg["demo"]["chunks"] = {"video_frames": 600, "audio_frames": 20}
     # every rule runs, with the smallest model grid: wiring, not learning (tests/test_learning.py)
     cfg["train"].update(max_epochs=2, patience=2)
-    cfg["evaluate"].update(seeds=[0, 1], baselines=["rf", "lstm"], latency_repeats=2)
+    cfg["evaluate"].update(seeds=[0, 1], baselines=["rf", "lstm"], latency_repeats=2,
+                           single_stream_mixtures=True)  # off in config.yaml: wired here
     (work / "tiny.yaml").write_text(yaml.safe_dump(cfg))
     res = _snakemake("--cores", "2", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
                      "--configfile", str(work / "tiny.yaml"))

@@ -210,17 +210,23 @@ def model_names():
     names = ["moe-fusion", "expert-fusion-woz", "expert-fusion-ai"]
     if EVAL["shuffled_control"]:
         names.append("moe-fusion-shuffled")
-    names += [f"moe-{mod}" for mod in ("audio", "video") if mod in EVAL["modalities"]]
+    names += [f"moe-{mod}" for mod in single_stream_mixtures()]
     names += [f"{fam}-{mod}" for fam in EVAL["baselines"] for mod in EVAL["modalities"]]
     return names
+
+
+def single_stream_mixtures():
+    """The streams with a mixture of their own (evaluate.single_stream_mixtures and evaluate.modalities)."""
+    if not EVAL.get("single_stream_mixtures", True):
+        return []
+    return [mod for mod in ("audio", "video") if mod in EVAL["modalities"]]
 
 
 def trained_models():
     """Every trained model folder (the integrity check reads them all): the evaluated ones, the
     single-stream experts inside moe-audio / moe-video, and the experts of the shuffled-label control."""
     names = model_names()
-    names += [f"expert-{mod}-{who}" for mod in ("audio", "video") if mod in EVAL["modalities"]
-              for who in ("woz", "ai")]
+    names += [f"expert-{mod}-{who}" for mod in single_stream_mixtures() for who in ("woz", "ai")]
     if EVAL["shuffled_control"]:
         names += ["expert-fusion-woz-shuffled", "expert-fusion-ai-shuffled"]
     return names
