@@ -9,6 +9,7 @@ dry run without one, so the dry run below sees a stand-in `apptainer` that only 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -38,7 +39,8 @@ def test_video_session_plans_openface_container(small_cohort, tmp_path):
     session = sorted((cohort / "data").glob("*_P"))[0]
     pid = session.name.split("_")[0]
     next(session.glob("features/*_OpenFace2.1.0_Pose_gaze_AUs.csv")).unlink()
-    (session / f"{pid}_video.mp4").write_bytes(b"\x00" * 64)  # never read by a dry run
+    # a hostile name: any character may follow the ID; it must reach the shell as one quoted word
+    (session / f"{pid}_x; touch pwned; echo .mp4").write_bytes(b"\x00" * 64)  # never read by a dry run
 
     res = _run(["results/manifest.parquet", "--cores", "1"], tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -57,5 +59,9 @@ def test_video_session_plans_openface_container(small_cohort, tmp_path):
     assert "openface_extract" in out
     assert f"image {cfg['openface']['image']} will be pulled" in out
     assert "@sha256:" in cfg["openface"]["image"]
-    assert (f"{cfg['openface']['binary']} -f {row['video_path']} -pose -gaze -aus "
+    assert (f"{cfg['openface']['binary']} -f {shlex.quote(row['video_path'])} -pose -gaze -aus "
             f"-out_dir results/openface/{pid}/raw") in out
+    raw = shlex.quote(f"results/openface/{pid}/raw/{pid}_x; touch pwned; echo .csv")
+    assert f"test -s {raw} ||" in out and f"&& mv {raw} results/openface/{pid}/" in out
+    shell_line = next(line for line in out.splitlines() if f"mkdir -p results/openface/{pid}/raw" in line)
+    assert "touch pwned" not in shell_line.replace(raw, "").replace(shlex.quote(row["video_path"]), "")

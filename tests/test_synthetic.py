@@ -236,13 +236,39 @@ def test_bad_arguments(tmp_path):
 
 def test_refuses_to_mix_with_an_earlier_cohort(tmp_path):
     out = tmp_path / "cohort"
-    (out / "data" / "999_P").mkdir(parents=True)
-    (out / "ground_truth").mkdir()  # an empty folder (as Snakemake makes for its output) is fine
+    (out / "ground_truth").mkdir(parents=True)  # an empty folder (as Snakemake makes for its output) is fine
+    syn.generate_cohort(out, participants=10, minutes=0.25)
+    (out / "data" / "999_P").mkdir()
     with pytest.raises(ValueError, match="already holds a cohort"):
         syn.generate_cohort(out, participants=10, minutes=0.25)
     syn.generate_cohort(out, participants=10, minutes=0.25, overwrite=True)
     assert not (out / "data" / "999_P").exists()
     assert len(list((out / "data").iterdir())) == 10
+
+
+def test_never_deletes_or_writes_into_a_folder_it_did_not_write(tmp_path):
+    """A real corpus (no marker) is neither emptied by overwrite nor mixed with a cohort."""
+    corpus = tmp_path / "E-DAIC"
+    (corpus / "labels").mkdir(parents=True)
+    (corpus / "labels" / "train_split.csv").write_text("Participant_ID,PHQ_Score\n300,4\n")
+    (corpus / "data" / "300_P").mkdir(parents=True)
+    (corpus / "notes.txt").write_text("mine")
+    for overwrite in (False, True):
+        with pytest.raises(ValueError, match=r"E-DAIC holds labels/, data/ but no \.depsev-synthetic"):
+            syn.generate_cohort(corpus, participants=10, minutes=0.25, overwrite=overwrite)
+    assert (corpus / "labels" / "train_split.csv").is_file() and (corpus / "data" / "300_P").is_dir()
+    assert (corpus / "notes.txt").read_text() == "mine" and not syn.is_synthetic_cohort(corpus)
+    # a marker that is not depsev's (or not JSON) does not count
+    (corpus / syn.COHORT_MARKER).write_text("{}")
+    with pytest.raises(ValueError, match="no .depsev-synthetic"):
+        syn.check_cohort_folder(corpus)
+    # its own cohort: marked, and replaced on request
+    own = tmp_path / "own"
+    syn.generate_cohort(own, participants=10, minutes=0.25)
+    assert syn.is_synthetic_cohort(own) and syn.check_cohort_folder(own)
+    (own / "keep.txt").write_text("not a cohort part")
+    syn.generate_cohort(own, participants=10, minutes=0.25, seed=3, overwrite=True)
+    assert (own / "keep.txt").is_file()  # only labels/, data/, ground_truth/ are replaced
 
 
 def test_phq_items_unit():

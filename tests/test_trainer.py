@@ -137,7 +137,7 @@ def test_random_forest_baseline(shard_root, tmp_path):
     out = tmp_path / "rf"
     summary = train_model(shard_root, out, kind="rf", modality="fusion", seed=0, model_cfg=SMALL,
                           train_cfg={"device": "cpu"})
-    assert (out / "model.joblib").is_file() and (out / "dev_predictions.parquet").is_file()
+    assert (out / "model.skops").is_file() and (out / "dev_predictions.parquet").is_file()
     forest, cfg = load_checkpoint(out)
     assert cfg["kind"] == "rf" and cfg["model"]["audio_dim"] == 8 and len(forest.estimators_) == 20
     dev = pd.read_parquet(out / "dev_predictions.parquet")

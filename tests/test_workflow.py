@@ -35,6 +35,18 @@ def test_dry_run_plans_the_cohort_and_manifest(tmp_path):
     assert "demo_generate" in out and "manifest_build" in out
 
 
+def test_a_real_corpus_left_at_kind_demo_is_refused_when_the_dag_is_built(tmp_path):
+    corpus = tmp_path / "corpus"
+    (corpus / "data" / "300_P").mkdir(parents=True)
+    (corpus / "notes.txt").write_text("mine")
+    (tmp_path / "c.yaml").write_text(f"dataset: {{kind: demo, root: {corpus}}}\n")
+    res = _snakemake("-n", "--directory", str(tmp_path), "--configfile", str(REPO / "config.yaml"),
+                     str(tmp_path / "c.yaml"))
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and "not a synthetic cohort written by depsev" in out, out[-3000:]
+    assert (corpus / "notes.txt").read_text() == "mine" and (corpus / "data" / "300_P").is_dir()
+
+
 def _job_counts(out: str) -> dict[str, int]:
     """The "Job stats" table of a Snakemake (dry) run as {rule: number of jobs}."""
     block = out.split("Job stats:")[1].split("\n\n")[0]

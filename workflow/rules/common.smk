@@ -44,6 +44,13 @@ if VGGISH["weights"] == "random" and not IS_DEMO:
         f"(dataset.kind is '{KIND}'). Fetch the published weights with `depsev weights vggish "
         "--dest weights` and set audio.vggish.weights: weights/vggish-10086976.pth")
 
+if IS_DEMO:
+    # kind demo writes (and on a rerun replaces) a SYNTHETIC cohort in dataset.root: a folder holding
+    # data depsev did not write (a real corpus left at kind: demo) is refused now, before any job runs
+    from depsev.corpus.synthetic import check_cohort_folder  # noqa: E402
+
+    check_cohort_folder(ROOT)
+
 SPLITS = ["train", "dev", "test"]
 SHARD_MODALITIES = ["video", "audio", "fusion"]
 # normalized modalities among the default targets (all_targets)
@@ -59,7 +66,7 @@ SHARD_INPUTS = {"video": ["video"], "audio": ["audio"], "fusion": ["video", "aud
 
 
 wildcard_constraints:
-    pid=r"\d+",
+    pid=r"[0-9]+",
     split="train|dev|test",
     modality="video|audio|fusion",
     normmod="video|audio|egemaps",
@@ -187,8 +194,11 @@ def openface_command(wildcards, input):
 
 
 def openface_raw_csv(wildcards, input):
-    """FeatureExtraction names its CSV after the video's stem."""
-    return f"results/openface/{wildcards.pid}/raw/{Path(input.video).stem}.csv"
+    """FeatureExtraction names its CSV after the video's stem: shell-quoted here, as the rule's shell
+    line uses it (a video's name is data, never shell: `335_x; touch y; .mp4` stays one word)."""
+    import shlex
+
+    return shlex.quote(f"results/openface/{wildcards.pid}/raw/{Path(input.video).stem}.csv")
 
 
 # ---------------------------------------------------------------- training and evaluation

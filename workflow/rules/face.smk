@@ -21,9 +21,10 @@ rule openface_extract:
         runtime=240,
     container:
         OPENFACE.get("image", "")
+    # every file-derived word of this line is shell-quoted by its input function (common.smk)
     shell:
         "mkdir -p {params.out_dir} && {params.command} > {log} 2>&1 "
-        "&& {{ test -s {params.raw_csv} || {{ echo 'FeatureExtraction wrote no {params.raw_csv}' >> {log}; "
+        "&& {{ test -s {params.raw_csv} || {{ echo FeatureExtraction wrote no {params.raw_csv} >> {log}; "
         "exit 1; }}; }} && mv {params.raw_csv} {output.csv}"
 
 

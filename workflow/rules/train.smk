@@ -1,6 +1,6 @@
 # Stage 3: training. Every model reads the TRAIN and DEV shards only (the test split is refused by
 # depsev.data), chooses its checkpoint on dev at participant level, and writes its folder
-# results/models/<model>/seed<k>/ (model.pt or model.joblib, the resolved config.json, curves.csv,
+# results/models/<model>/seed<k>/ (model.pt or model.skops, the resolved config.json, curves.csv,
 # dev_predictions.parquet). Model names: <family>-<modality>[-<variant>].
 
 

@@ -893,12 +893,47 @@ def _readme(summary: dict) -> str:
             "How the cohort was made (module docstring of depsev.corpus.synthetic):\n\n" + doc)
 
 
+#: The file ``generate_cohort`` writes into its folder before anything else; only a folder holding it
+#: is ever emptied (``overwrite``): depsev deletes only what it wrote itself.
+COHORT_MARKER = ".depsev-synthetic-cohort.json"
+_COHORT_PARTS = ("labels", "data", "ground_truth")
+
+
+def is_synthetic_cohort(out: str | Path) -> bool:
+    """Whether ``out`` holds :data:`COHORT_MARKER` as :func:`generate_cohort` writes it."""
+    marker = Path(out) / COHORT_MARKER
+    try:
+        meta = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("generator") == "depsev.corpus.synthetic"
+
+
+def check_cohort_folder(out: str | Path) -> list[Path]:
+    """The non-empty ``labels/``, ``data/``, ``ground_truth/`` of ``out`` (an earlier cohort).
+
+    Raises ValueError when there are any and ``out`` has no :data:`COHORT_MARKER`: that is data
+    depsev did not write (a real corpus, say), which it must neither delete nor mix a cohort into.
+    Called when the workflow's DAG is built (``dataset.kind: demo``) and before writing a cohort.
+    """
+    out = Path(out)
+    parts = [out / name for name in _COHORT_PARTS]
+    stale = [p for p in parts if p.is_dir() and any(p.iterdir())]
+    if stale and not is_synthetic_cohort(out):
+        held = ", ".join(p.name + "/" for p in stale)
+        raise ValueError(f"{out} holds {held} but no {COHORT_MARKER}: not a synthetic cohort written by "
+                         "depsev (a real corpus?); depsev will neither delete nor write into it. Write the "
+                         "demo cohort to another folder (dataset.root), or set dataset.kind to edaic / "
+                         "daic-woz for a real corpus")
+    return stale
+
+
 def _prepare_out(out: Path, overwrite: bool) -> None:
-    """Refuse (or, with ``overwrite``, remove) an earlier cohort: stale sessions must never mix in."""
+    """Refuse (or, with ``overwrite``, remove) an earlier cohort: stale sessions must never mix in.
+    Only a cohort depsev wrote (:func:`check_cohort_folder`) is ever removed."""
     import shutil
 
-    parts = [out / name for name in ("labels", "data", "ground_truth")]
-    stale = [p for p in parts if p.is_dir() and any(p.iterdir())]
+    stale = check_cohort_folder(out)
     if stale and not overwrite:
         raise ValueError(f"{out} already holds a cohort ({', '.join(p.name for p in stale)} not empty); "
                          "remove it first or pass overwrite=True")
@@ -913,7 +948,8 @@ def generate_cohort(out: Path, participants: int = 40, minutes: float = 3.0, see
     Deterministic for a seed (every session draws from its own ``(seed, id)`` generator).  Raises
     ValueError for fewer than 10 or more than :data:`MAX_PARTICIPANTS` participants, sessions
     shorter than 0.25 min, or an ``out`` that already holds a cohort (non-empty ``labels/``,
-    ``data/`` or ``ground_truth/``) unless ``overwrite`` (which deletes those three folders first).
+    ``data/`` or ``ground_truth/``) unless ``overwrite`` (which deletes those three folders first,
+    and only when ``out`` holds the :data:`COHORT_MARKER` an earlier call wrote; without it: ValueError).
     """
     if not np.isfinite(minutes) or minutes < MIN_MINUTES:
         raise ValueError(f"minutes must be at least {MIN_MINUTES}, got {minutes!r}")
@@ -921,6 +957,12 @@ def generate_cohort(out: Path, participants: int = 40, minutes: float = 3.0, see
     rng = np.random.default_rng(seed)
     cohort = draw_participants(participants, rng)  # validates `participants` before anything is written
     _prepare_out(out, overwrite)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / COHORT_MARKER).write_text(json.dumps({
+        "generator": "depsev.corpus.synthetic", "synthetic": True, "depsev_version": __version__,
+        "participants": int(participants), "minutes": float(minutes), "seed": int(seed),
+        "written": list(_COHORT_PARTS),
+        "note": "depsev wrote this folder's labels/, data/ and ground_truth/ and may replace them"}) + "\n")
     items = {int(pid): phq_items(int(score), rng)
              for pid, score in zip(cohort["participant_id"], cohort["phq_score"], strict=True)}
     write_labels(out / "labels", cohort, items)

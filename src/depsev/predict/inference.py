@@ -21,7 +21,13 @@ from depsev.models import ModelConfig, batch_summary_features
 from depsev.models import model_streams as _model_streams
 
 MODEL_FILE = "model.pt"
-SKLEARN_FILE = "model.joblib"
+#: the random forest, in skops' format: loading it runs no code (a pickle could)
+SKLEARN_FILE = "model.skops"
+#: what random forests were written as before: a pickle, which depsev refuses to load
+LEGACY_PICKLE = "model.joblib"
+#: the one type depsev trusts beyond skops' defaults: a tree's node arrays, which scikit-learn indexes
+#: without bounds checks -- :func:`check_forest` checks them after loading, before any prediction
+FOREST_TRUSTED = ("sklearn.tree._tree.Tree",)
 CONFIG_FILE = "config.json"
 #: chunks per block when computing random-forest summary features (bounds memory for 4096-d audio)
 RF_FEATURE_BLOCK = 64
@@ -104,6 +110,74 @@ def read_config(ckpt_dir: str | Path) -> dict[str, Any]:
         raise InputError(path, f"not valid JSON ({exc.msg})") from exc
 
 
+def save_forest(estimator: Any, path: str | Path) -> Path:
+    """Write a fitted random forest in skops' format (no pickle); :func:`load_forest` reads it."""
+    import skops.io as sio
+
+    path = Path(path)
+    sio.dump(estimator, path)
+    return path
+
+
+def load_forest(path: str | Path) -> Any:
+    """The random forest in ``path`` (written by :func:`save_forest`), loaded without running code.
+
+    skops loads only the types it trusts plus :data:`FOREST_TRUSTED`; anything else in the file, a file
+    that is not skops', an estimator that is not a ``RandomForestRegressor``, or trees whose node
+    arrays point outside themselves (:func:`check_forest`) raise :class:`InputError` naming the file.
+    """
+    import skops.io as sio
+    from sklearn.ensemble import RandomForestRegressor
+
+    path = Path(path)
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as exc:  # skops raises assorted types for a file that is not its format
+        raise InputError(path, f"not a readable skops file ({type(exc).__name__}: {exc})") from exc
+    foreign = sorted(set(untrusted) - set(FOREST_TRUSTED))
+    if foreign:
+        raise InputError(path, f"holds types depsev does not load: {foreign}")
+    try:
+        estimator = sio.load(path, trusted=list(FOREST_TRUSTED))
+    except Exception as exc:
+        raise InputError(path, f"cannot load ({type(exc).__name__}: {exc})") from exc
+    if type(estimator) is not RandomForestRegressor:
+        raise InputError(path, f"holds a {type(estimator).__name__}, not a RandomForestRegressor")
+    check_forest(estimator, path)
+    return estimator
+
+
+def check_forest(estimator: Any, source: str | Path | None = None) -> None:
+    """Bounds-check every tree of a loaded forest before scikit-learn indexes into it.
+
+    Every internal node's children lie after it and inside the tree, leaves have no children, every
+    split feature exists, and the value table has one row per node: a crafted file cannot make
+    ``predict`` read outside the arrays.  Raises :class:`InputError`.
+    """
+    from sklearn.tree import DecisionTreeRegressor
+
+    n_features = int(getattr(estimator, "n_features_in_", -1))
+    trees = getattr(estimator, "estimators_", None)
+    if n_features < 1 or not trees:
+        raise InputError(source, "random forest without fitted trees or feature count")
+    for i, tree in enumerate(trees):
+        if type(tree) is not DecisionTreeRegressor or int(getattr(tree, "n_features_in_", -1)) != n_features:
+            raise InputError(source, f"tree {i} is not a DecisionTreeRegressor on {n_features} features")
+        t = tree.tree_
+        n = int(t.node_count)
+        left, right, feature = (np.asarray(a, dtype=np.int64) for a in
+                                (t.children_left, t.children_right, t.feature))
+        idx = np.arange(n)
+        leaf = left == -1
+        bad = ((left.shape != (n,)) or (right.shape != (n,)) or (feature.shape != (n,))
+               or np.asarray(t.value).shape[0] != n or int(t.n_features) != n_features or n < 1
+               or bool(np.any(leaf != (right == -1)))
+               or bool(np.any(~leaf & ((left <= idx) | (left >= n) | (right <= idx) | (right >= n))))
+               or bool(np.any(~leaf & ((feature < 0) | (feature >= n_features)))))
+        if bad:
+            raise InputError(source, f"tree {i}: node arrays point outside the tree; refusing to use it")
+
+
 def load_checkpoint(ckpt_dir: str | Path, map_location: str | torch.device = "cpu") -> tuple[Any, dict]:
     """``(model, config)``: the rebuilt torch model in eval mode (or the fitted estimator).
 
@@ -114,9 +188,10 @@ def load_checkpoint(ckpt_dir: str | Path, map_location: str | torch.device = "cp
     config = read_config(ckpt)
     check_checkpoint_version(config, ckpt / CONFIG_FILE)
     if (ckpt / SKLEARN_FILE).is_file():
-        import joblib
-
-        return joblib.load(ckpt / SKLEARN_FILE), config
+        return load_forest(ckpt / SKLEARN_FILE), config
+    if (ckpt / LEGACY_PICKLE).is_file():
+        raise InputError(ckpt / LEGACY_PICKLE, "a pickle, which can run code when loaded: depsev loads no "
+                                               f"pickles. Retrain the model (forests are now {SKLEARN_FILE})")
     path = ckpt / MODEL_FILE
     if not path.is_file():
         raise InputError(ckpt, f"checkpoint has neither {MODEL_FILE} nor {SKLEARN_FILE}")

@@ -4,8 +4,9 @@ Files written by :func:`save_checkpoint` into ``out_dir``:
 
 ``model.pt``
     the state dict of the chosen (best dev) epoch (``torch.save``; neural models), or
-``model.joblib``
-    the fitted scikit-learn estimator (random forest; joblib/pickle -- load only files you made);
+``model.skops``
+    the fitted random forest in skops' format (no pickle: loading it runs no code;
+    :func:`depsev.predict.inference.load_forest` also bounds-checks its trees);
 ``config.json``
     everything needed to rebuild and judge the model: ``kind``, ``modality``, ``interviewer``,
     ``seed``, ``shuffle_labels``, the RESOLVED ``model`` and ``train`` configs, ``data`` (the
@@ -35,11 +36,15 @@ import pandas as pd
 import torch
 from torch import nn
 
-from depsev.predict.inference import load_checkpoint, read_config  # noqa: F401 - re-exported
+from depsev.predict.inference import (  # noqa: F401 - re-exported
+    CONFIG_FILE,
+    MODEL_FILE,
+    SKLEARN_FILE,
+    load_checkpoint,
+    read_config,
+    save_forest,
+)
 
-MODEL_FILE = "model.pt"
-SKLEARN_FILE = "model.joblib"
-CONFIG_FILE = "config.json"
 CURVES_CSV = "curves.csv"
 DEV_PREDICTIONS = "dev_predictions.parquet"
 
@@ -67,10 +72,7 @@ def save_checkpoint(out_dir: str | Path, config: dict[str, Any], *, model: nn.Mo
         torch.save(state, out / MODEL_FILE)
         paths["model"] = out / MODEL_FILE
     else:
-        import joblib
-
-        joblib.dump(estimator, out / SKLEARN_FILE)
-        paths["model"] = out / SKLEARN_FILE
+        paths["model"] = save_forest(estimator, out / SKLEARN_FILE)
     paths["config"] = write_config(out, config)
     if curves is not None:
         curves.to_csv(out / CURVES_CSV, index=False)
