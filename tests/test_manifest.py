@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -116,6 +117,61 @@ def test_short_audio_flagged(cohort_copy):
     long = build_manifest(cohort_copy, "demo", qc=QCThresholds(min_audio_seconds=10_000))
     assert (df["status"] == "ok").all()
     assert long["status"].str.contains("audio").all()
+
+
+def test_truncated_audio_is_a_flag_not_a_crash(cohort_copy):
+    wav = next((cohort_copy / "data").glob("*_P/*_AUDIO.wav"))
+    pid = int(wav.name.split("_")[0])
+    data = wav.read_bytes()
+    wav.write_bytes(data[: len(data) * 2 // 3])
+    df = build_manifest(cohort_copy, "demo")
+    status = _status(df, pid)
+    assert status.startswith("flagged: ") and "truncated" in status, status
+    assert (df.loc[df["participant_id"] != pid, "status"] == "ok").all()
+
+
+def test_a_transcript_audio_clean_would_refuse_is_flagged_by_the_manifest(cohort_copy):
+    transcript = next((cohort_copy / "data").glob("*_P/*_Transcript.csv"))
+    pid = int(transcript.name.split("_")[0])
+    lines = transcript.read_text().splitlines()
+    lines[1] = "abc," + lines[1].split(",", 1)[1]  # a start time that is not a number
+    transcript.write_text("\n".join(lines) + "\n")
+    df = build_manifest(cohort_copy, "demo")
+    status = _status(df, pid)
+    assert status.startswith("flagged: ") and "transcript: " in status and "'abc'" in status, status
+    assert int((df["status"] == "ok").sum()) + int(df["status"].str.startswith("flagged").sum()) == len(df)
+
+
+def test_face_clock_against_the_audio_clock(cohort_copy):
+    """Timestamps in ms, or a 1000 s jump: flagged (one instant's face would meet another's speech)."""
+    csvs = sorted((cohort_copy / "data").glob("*_P/features/*_OpenFace2.1.0_Pose_gaze_AUs.csv"))
+    changed = {}
+    for path, how in zip(csvs[:2], ("ms", "jump"), strict=True):
+        of = pd.read_csv(path)
+        stamp = [c for c in of.columns if c.strip() == "timestamp"][0]
+        if how == "ms":
+            of[stamp] = of[stamp] * 1000.0
+        else:
+            of.loc[len(of) // 2:, stamp] += 1000.0
+        of.to_csv(path, index=False)
+        changed[int(path.name.split("_")[0])] = how
+    df = build_manifest(cohort_copy, "demo")
+    for pid, how in changed.items():
+        status = _status(df, pid)
+        assert status.startswith("flagged: "), status
+        assert ("jump by 1000 s" in status) if how == "jump" else ("face timestamps run to" in status), status
+    assert (df.loc[~df["participant_id"].isin(list(changed)), "status"] == "ok").all()
+
+
+def test_clock_problems_unit():
+    from depsev.qc import face_clock_problems, timestamp_stats
+
+    ok = timestamp_stats(np.arange(0, 90, 1 / 30))
+    assert face_clock_problems(ok, 90.5) == [] and face_clock_problems(ok, None) == []
+    assert face_clock_problems(ok, 25.0)  # runs 65 s past a 25 s recording (tolerance 60 s)
+    assert not face_clock_problems(ok, 31.0)  # 59 s past: within the tolerance
+    assert face_clock_problems(timestamp_stats([0.0, 0.03, 45.0]), None)  # a 45 s step
+    assert timestamp_stats([]) == {"first_timestamp": None, "last_timestamp": None, "max_gap_s": None}
 
 
 def test_label_problems_are_errors_naming_the_file(cohort_copy):

@@ -380,6 +380,19 @@ def test_real_speech_and_openface_fixtures(demo_run, speech_fixtures, openface_f
 
 
 # ---------------------------------------------------------------- bad input
+def test_a_face_clock_in_milliseconds_gives_a_low_confidence_result(demo_run, tmp_path):
+    pid = demo_run["dev"][0]
+    files = _demo_files(demo_run, pid)
+    of = pd.read_csv(files["openface"])
+    stamp = [c for c in of.columns if c.strip() == "timestamp"][0]
+    of[stamp] = of[stamp] * 1000.0
+    ms = tmp_path / f"{pid}_OpenFace2.1.0_Pose_gaze_AUs.csv"
+    of.to_csv(ms, index=False)
+    res = _predict(demo_run, audio=files["audio"], transcript=files["transcript"], openface=ms,
+                   participant_id=pid)
+    assert res["low_confidence"] and any("face timestamps run to" in f for f in res["flags"]), res["flags"]
+
+
 def test_silent_audio_no_face_and_missing_things(demo_run, tmp_path):
     pid = demo_run["dev"][0]
     files = _demo_files(demo_run, pid)

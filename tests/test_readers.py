@@ -170,6 +170,15 @@ def test_edaic_transcript_with_commas_in_text(tmp_path):
     assert df["start"].dtype == np.float64 and df["end"].tolist() == [3.4, 5.0, 9.8]
 
 
+def test_transcript_text_that_is_not_utf8_does_not_fail_the_file(tmp_path):
+    """A latin-1 byte in the (unused) text: the times are read, the byte becomes U+FFFD."""
+    p = tmp_path / "300_Transcript.csv"
+    p.write_bytes(b"Start_Time,End_Time,Text,Confidence\n1.0,2.5,caf\xe9 au lait,0.9\n3.0,4.0,ok,0.8\n")
+    df = read_transcript(p)
+    assert df["start"].tolist() == [1.0, 3.0] and df["end"].tolist() == [2.5, 4.0]
+    assert df["text"].tolist() == ["caf\ufffd au lait", "ok"]
+
+
 # --- DAIC-WOZ-shaped files ----------------------------------------------------------------------
 
 def test_daicwoz_labels_at_root_with_coded_gender(tmp_path):

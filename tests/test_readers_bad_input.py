@@ -104,6 +104,11 @@ def test_openface_success_and_frame_values(tmp_path):
     df.loc[1, "frame"] = 2.5
     p = _write(tmp_path / "of2.csv", df)
     _raises(lambda: read_openface(p), p, "frame", "not an integer")
+    for value in (1.5, -0.1):
+        df = _edaic_of()
+        df.loc[2, "confidence"] = value
+        p = _write(tmp_path / "of3.csv", df)
+        _raises(lambda p=p: read_openface(p), p, "confidence", r"outside \[0, 1\]", "data row 3")
 
 
 def test_openface_binary_garbage(tmp_path):
@@ -288,6 +293,17 @@ def test_audio_info_bad(tmp_path):
     _raises(lambda: audio_info(p), p, "unreadable or corrupt audio")
     sf.write(p, np.zeros(0, dtype=np.float32), 16000)
     _raises(lambda: audio_info(p), p, r"no samples \(0 frames\)")
+    # NaN samples (float WAV): a message, not a crash later in numpy
+    y = np.zeros(16000 * 3, dtype=np.float32)
+    y[16000 * 2] = np.nan
+    sf.write(p, y, 16000, subtype="FLOAT")
+    _raises(lambda: audio_info(p), p, r"NaN or infinite samples \(first at 2\.00 s\)")
+    # truncated (header says 30.2 s, half the bytes present): libsndfile reads what is there silently
+    sf.write(p, np.full(int(30.2 * 16000), 0.1, dtype=np.float32), 16000, subtype="PCM_16")
+    assert audio_info(p)["duration_s"] == pytest.approx(30.2)
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) // 2])
+    _raises(lambda: audio_info(p), p, r"truncated: its WAV header declares 30\.2 s, the file holds 15\.1 s")
 
 
 @pytest.mark.parametrize("text, problem", [
@@ -341,3 +357,13 @@ def test_egemaps_bad(tmp_path):
     p.write_text(";".join(["name", "frameTime", *llds]) + "\n'u';0.01;" + ";".join(["1"] * 23)
                  + "\n'u';0.0;" + ";".join(["1"] * 23) + "\n")
     _raises(lambda: read_egemaps_csv(p), p, "frameTime", "not strictly increasing")
+
+
+def test_integers_are_plain_ascii_digits():
+    """IDs and scores: Python's int()/float() accept '1e1', '1_0' and non-ASCII digits; depsev does not."""
+    from depsev.corpus.sessions import _SESSION_DIR, parse_int
+
+    assert [parse_int(v) for v in ("7", " 7 ", "7.0", "-3", 7, 7.0)] == [7, 7, 7, -3, 7, 7]
+    for bad in ("1e1", "1_0", "3_16", "\uff13", "\u0663", "7.5", "nan", "", "0x10"):
+        assert parse_int(bad) is None, bad
+    assert _SESSION_DIR.fullmatch("300_P") and not _SESSION_DIR.fullmatch("\u0663\u0660\u0660_P")

@@ -262,6 +262,12 @@ def test_never_deletes_or_writes_into_a_folder_it_did_not_write(tmp_path):
     (corpus / syn.COHORT_MARKER).write_text("{}")
     with pytest.raises(ValueError, match="no .depsev-synthetic"):
         syn.check_cohort_folder(corpus)
+    # a cohort of a depsev version before the marker: its ground_truth/summary.json says so
+    (corpus / syn.COHORT_MARKER).unlink()
+    (corpus / "ground_truth").mkdir()
+    (corpus / "ground_truth" / "summary.json").write_text(
+        json.dumps({"synthetic": True, "generator": "depsev.corpus.synthetic"}))
+    assert syn.is_synthetic_cohort(corpus)
     # its own cohort: marked, and replaced on request
     own = tmp_path / "own"
     syn.generate_cohort(own, participants=10, minutes=0.25)

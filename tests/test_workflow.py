@@ -125,6 +125,26 @@ def test_random_weights_refused_for_real_corpus(tmp_path):
     assert "random" in res.stdout + res.stderr and "depsev weights vggish" in res.stdout + res.stderr
 
 
+def test_config_typos_and_missing_paths_fail_when_the_dag_is_built(tmp_path):
+    """Before any job runs (Snakemake would delete a rerun job's outputs first)."""
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(yaml.safe_dump({"model": {"hiden": 32}}))
+    res = _snakemake("-n", "--directory", str(tmp_path), "--configfile", str(REPO / "config.yaml"), str(typo))
+    assert res.returncode != 0 and "hiden" in res.stdout + res.stderr
+    real = tmp_path / "real.yaml"
+    for cfg, message in (
+            ({"dataset": {"kind": "edaic", "root": str(tmp_path / "absent")},
+              "audio": {"vggish": {"weights": str(tmp_path / "w.pth")}}}, "corpus folder not found"),
+            ({"dataset": {"kind": "edaic", "root": str(tmp_path)},
+              "audio": {"vggish": {"weights": str(tmp_path / "w.pth")}}}, "VGGish weights file not found"),
+            ({"dataset": {"kind": "edaic", "root": str(tmp_path), "sessions_table": str(tmp_path / "s.tsv")},
+              "audio": {"vggish": {"weights": str(tmp_path / "w.pth")}}}, "sessions table not found")):
+        real.write_text(yaml.safe_dump(cfg))
+        res = _snakemake("-n", "--directory", str(tmp_path), "--configfile", str(REPO / "config.yaml"),
+                         str(real))
+        assert res.returncode != 0 and message in res.stdout + res.stderr, (cfg, res.stderr[-2000:])
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """The whole DAG on a tiny synthetic cohort, in a scratch working directory."""

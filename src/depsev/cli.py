@@ -130,8 +130,45 @@ def _cmd_cost(args) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (checked before any work)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _fraction(low_open: bool):
+    """argparse type: a number in [0, 1] (or (0, 1] with ``low_open``), checked before any work."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not (0.0 < value <= 1.0 if low_open else 0.0 <= value <= 1.0):
+            raise argparse.ArgumentTypeError(f"must be in {'(0, 1]' if low_open else '[0, 1]'}, got {text}")
+        return value
+    return parse
+
+
+def _check_output_file(path: str | None) -> None:
+    """A result file that can be written: not a folder, its folder exists (InputError before any work)."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(p, "is a folder; --json takes a file name")
+    if not p.parent.is_dir():
+        raise InputError(p.parent, "no such folder for the --json file")
+
+
 def _cmd_predict(args) -> int:
     from depsev.predict.session import predict_session, summary_line, write_result
+
+    _check_output_file(args.json)
 
     res = predict_session(args.model, args.session, kind=args.kind, audio=args.audio, openface=args.openface,
                           video=args.video, transcript=args.transcript, participant_id=args.participant_id,
@@ -235,15 +272,17 @@ def build_parser() -> argparse.ArgumentParser:
                     help="default: the training run's")
     pr.add_argument("--normalize-audio", action=argparse.BooleanOptionalAction, default=None,
                     help="peak-normalize the cleaned speech (default: the training run's)")
-    pr.add_argument("--confidence-threshold", type=float, default=None, help="default: the training run's")
-    pr.add_argument("--min-coverage", type=float, default=None, help="default: the training run's")
+    pr.add_argument("--confidence-threshold", type=_fraction(False), default=None,
+                    help="in [0, 1]; default: the training run's")
+    pr.add_argument("--min-coverage", type=_fraction(True), default=None,
+                    help="in (0, 1]; default: the training run's")
     pr.add_argument("--allow-short", action="store_true",
                     help="low-confidence result for a session shorter than one chunk")
     pr.add_argument("--openface-image", default=None,
                     help="config.yaml openface.image (for --video; default: the training run's)")
     pr.add_argument("--work-dir", default=None, help="keep the feature files here")
-    pr.add_argument("--threads", type=int, default=None)
-    pr.add_argument("--json", default=None, help="write the full result here")
+    pr.add_argument("--threads", type=_positive_int, default=None)
+    pr.add_argument("--json", default=None, help="write the full result here (a file)")
     pr.set_defaults(func=_cmd_predict)
 
     ex = sub.add_parser("export", help="ONNX (fp32) + dynamic int8 of a trained model, with parity check")

@@ -44,6 +44,22 @@ if VGGISH["weights"] == "random" and not IS_DEMO:
         f"(dataset.kind is '{KIND}'). Fetch the published weights with `depsev weights vggish "
         "--dest weights` and set audio.vggish.weights: weights/vggish-10086976.pth")
 
+def _must_exist(path, what, key, folder=False):
+    """A path of the config, checked when the DAG is built (not in the first job that reads it)."""
+    from depsev.errors import InputError
+
+    p = Path(path)
+    if not (p.is_dir() if folder else p.is_file()):
+        raise InputError(p, f"{what} not found (config {key}); checked before any job runs")
+
+
+if not IS_DEMO:
+    _must_exist(ROOT, "corpus folder", "dataset.root", folder=True)
+if SESSIONS_TABLE:
+    _must_exist(SESSIONS_TABLE, "sessions table", "dataset.sessions_table")
+if VGGISH["weights"] != "random" and AUDIO["source"] == "depsev":
+    _must_exist(VGGISH["weights"], "VGGish weights file", "audio.vggish.weights")
+
 if IS_DEMO:
     # kind demo writes (and on a rerun replaces) a SYNTHETIC cohort in dataset.root: a folder holding
     # data depsev did not write (a real corpus left at kind: demo) is refused now, before any job runs
@@ -207,7 +223,10 @@ TRAIN_CFG = dict(config.get("train", {}))
 # checked when the DAG is built (a typo fails here, not in the first training job)
 from depsev.train.config import TrainConfig  # noqa: E402
 
+from depsev.models.config import ModelConfig  # noqa: E402
+
 TRAIN = TrainConfig.from_dict(TRAIN_CFG, "config.yaml: train")
+ModelConfig.from_dict(MODEL_CFG, "config.yaml: model")
 EVAL = {"seeds": [0, 1, 2], "baselines": ["rf", "resnet", "lstm"],
         "modalities": ["audio", "video", "fusion"], "shuffled_control": True,
         "latency_batch_size": 16, "latency_repeats": 20, **config.get("evaluate", {})}

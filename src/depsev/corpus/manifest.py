@@ -8,6 +8,7 @@ QC tables.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,13 +63,34 @@ def _audio_facts(files, qc: QCThresholds, reasons: list[str]) -> dict:
     return facts
 
 
-def _face_facts(files, qc: QCThresholds, reasons: list[str]) -> dict:
+def _check_transcript(files, qc: QCThresholds, reasons: list[str]) -> None:
+    """The transcript, read as ``audio_clean`` reads it (it chooses the participant's speech): a file
+    that reader refuses is a QC flag here, not a failed job (and a stopped run) later."""
+    if files.transcript is None or qc.audio_source != "depsev":
+        return
+    from depsev.corpus.transcripts import read_transcript
+
+    try:
+        read_transcript(files.transcript)
+    except InputError as exc:
+        reasons.append(f"transcript: {exc.problem}")
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def _face_facts(files, qc: QCThresholds, reasons: list[str], audio_duration_s: float | None = None) -> dict:
     from depsev.corpus.openface import read_daicwoz_clnf, read_openface
+    from depsev.qc import face_clock_problems, timestamp_stats
 
     facts = {"face_frames": pd.NA, "face_success_share": np.nan}
     if files.openface is None:
         if files.video is None:
             reasons.append("no face data (neither OpenFace CSV nor video)")
+        elif not _PLAIN_NAME.fullmatch(files.video.name):
+            # it would go to the OpenFace container: names it writes stay plain (the rule quotes anyway)
+            reasons.append(f"video file name {files.video.name!r} has characters other than ASCII letters, "
+                           "digits, '.', '_' and '-': rename it")
         # a video without a CSV goes through the openface_extract rule; frames unknown yet
         return facts
     try:
@@ -86,6 +108,7 @@ def _face_facts(files, qc: QCThresholds, reasons: list[str]) -> dict:
         reasons.append("no face frames")
     elif share < qc.min_face_success_share:
         reasons.append(f"face success share {share:.2f} < {qc.min_face_success_share:g}")
+    reasons.extend(face_clock_problems(timestamp_stats(df["timestamp"].to_numpy()), audio_duration_s))
     return facts
 
 
@@ -126,7 +149,8 @@ def build_manifest(root: str | Path, kind: str, *, sessions_table: str | Path | 
             row.update(audio_duration_s=np.nan, face_frames=pd.NA, face_success_share=np.nan)
         else:
             row.update(_audio_facts(files, qc, reasons))
-            row.update(_face_facts(files, qc, reasons))
+            _check_transcript(files, qc, reasons)
+            row.update(_face_facts(files, qc, reasons, row["audio_duration_s"]))
             row.update(_file_columns(files))
         row["status"] = "ok" if not reasons else "flagged: " + "; ".join(reasons)
         rows.append(row)

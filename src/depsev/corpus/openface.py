@@ -53,7 +53,7 @@ CLNF_POSE_MAP = {"Tx": "pose_Tx", "Ty": "pose_Ty", "Tz": "pose_Tz",
 #: the file has no gaze angles, so ``gaze_angle_x``/``gaze_angle_y`` stay missing.
 CLNF_GAZE_MAP = {"x_0": "gaze_0_x", "y_0": "gaze_0_y", "z_0": "gaze_0_z",
                  "x_1": "gaze_1_x", "y_1": "gaze_1_y", "z_1": "gaze_1_z"}
-_AU_NAME = re.compile(r"AU\d+_[rc]")
+_AU_NAME = re.compile(r"AU[0-9]+_[rc]")
 
 
 def detect_format(columns: list[str]) -> str:
@@ -105,6 +105,12 @@ def _typed(num: pd.DataFrame, features: list[str], path: Path, what: str) -> pd.
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputError(path, f"{what}: success {success[i]!r} is not 0 or 1 (data row {i + 1})")
+    confidence = num["confidence"].to_numpy(dtype=np.float64)
+    bad = ~((confidence >= 0.0) & (confidence <= 1.0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(path, f"{what}: confidence {float(confidence[i])!r} is outside [0, 1] "
+                               f"(data row {i + 1})")
     timestamp = num["timestamp"].to_numpy(dtype=np.float64)
     check_increasing(timestamp, path, what=what, column="timestamp")
     out = pd.DataFrame({"frame": frame.astype(np.int64), "timestamp": timestamp,
@@ -121,7 +127,8 @@ def read_openface(path: str | Path) -> pd.DataFrame:
 
     ``df.attrs["openface_format"]`` says which one it was.  Raises :class:`InputError` for a
     missing or empty file, no data rows, missing required columns (listed), non-numeric or empty
-    cells (naming the column), ``success`` other than 0/1 and timestamps that do not increase.
+    cells (naming the column), ``success`` other than 0/1, ``confidence`` outside [0, 1] and
+    timestamps that do not increase.
     """
     path = Path(path)
     what = "OpenFace CSV"

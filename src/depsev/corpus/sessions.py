@@ -27,8 +27,8 @@ from depsev.errors import InputError
 KINDS = ("demo", "edaic", "daic-woz")
 VIDEO_EXTENSIONS = ("mp4", "avi", "mov", "wmv", "mkv")
 
-_ID = r"(?P<pid>\d+)"
-_VIDEO = _ID + r"(?!\d).*\.(?:" + "|".join(VIDEO_EXTENSIONS) + r")"
+_ID = r"(?P<pid>[0-9]+)"
+_VIDEO = _ID + r"(?![0-9]).*\.(?:" + "|".join(VIDEO_EXTENSIONS) + r")"
 #: file-name patterns (matched case-insensitively against the whole name) per SessionFiles field
 _PATTERNS: dict[str, dict[str, str]] = {
     "edaic": {
@@ -48,7 +48,7 @@ _PATTERNS: dict[str, dict[str, str]] = {
         "video": _VIDEO,
     },
 }
-_SESSION_DIR = re.compile(r"(?P<pid>\d+)_P", re.IGNORECASE)
+_SESSION_DIR = re.compile(r"(?P<pid>[0-9]+)_P", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -155,8 +155,39 @@ def audio_info(path: str | Path) -> dict:
         raise InputError(path, f"unreadable or corrupt audio file ({exc})") from exc
     if info.frames <= 0 or info.samplerate <= 0:
         raise InputError(path, f"audio file holds no samples ({info.frames} frames)")
+    if str(info.subtype).upper() in ("FLOAT", "DOUBLE"):  # only float samples can be NaN/inf
+        block_frames = 1 << 20
+        blocks = sf.blocks(str(path), blocksize=block_frames, dtype="float32", always_2d=True)
+        for i, block in enumerate(blocks):
+            bad = ~np.isfinite(block).all(axis=1)
+            if bad.any():
+                at = (i * block_frames + int(np.flatnonzero(bad)[0])) / info.samplerate
+                raise InputError(path, f"audio holds NaN or infinite samples (first at {at:.2f} s)")
+    declared = wav_declared_frames(path)
+    if declared is not None and declared > info.frames + info.samplerate // 100:  # > 10 ms missing
+        raise InputError(path, f"truncated: its WAV header declares {declared / info.samplerate:.1f} s, "
+                               f"the file holds {info.frames / info.samplerate:.1f} s")
     return {"duration_s": float(info.frames) / float(info.samplerate), "sample_rate": int(info.samplerate),
             "channels": int(info.channels), "frames": int(info.frames)}
+
+
+def wav_declared_frames(path: str | Path) -> int | None:
+    """Frames a PCM WAV file's header declares (its ``data`` chunk size), read with the standard
+    library's ``wave``; ``None`` for other formats and for the sizes streaming writers leave unset
+    (0 or 0xFFFFFFFF).  libsndfile silently shortens a truncated file to what is there; comparing
+    the two finds the truncation."""
+    import wave
+
+    if Path(path).suffix.lower() != ".wav":
+        return None
+    try:
+        with wave.open(str(path), "rb") as w:
+            frames, frame_bytes = w.getnframes(), w.getsampwidth() * w.getnchannels()
+    except (wave.Error, EOFError, OSError, ValueError):
+        return None
+    if frames <= 0 or frames * frame_bytes >= 0xFFFFFFF0:
+        return None
+    return int(frames)
 
 
 def interviewer_for(participant_id: int, overrides: dict[int, str] | None = None) -> str:
@@ -209,18 +240,19 @@ def read_sessions_table(path: str | Path) -> dict[int, str]:
 
 # --- strict table reading shared by the corpus readers -------------------------------------------
 
+_ASCII_INT = re.compile(r"[+-]?[0-9]+(?:\.0*)?")
+
+
 def parse_int(value: object) -> int | None:
-    """``int`` of a cell such as ``'7'``, ``' 7 '`` or ``'7.0'``; ``None`` when not an integer."""
+    """``int`` of a cell such as ``'7'``, ``' 7 '`` or ``'7.0'``; ``None`` when not an integer.
+
+    ASCII digits only, written plainly: ``'1e1'``, ``'1_0'``, full-width or Arabic-Indic digits (which
+    Python's ``int``/``float`` accept) are not integers here.
+    """
     text = str(value).strip()
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        number = float(text)
-    except ValueError:
+    if not _ASCII_INT.fullmatch(text):
         return None
-    return int(number) if np.isfinite(number) and number.is_integer() else None
+    return int(text.split(".")[0])
 
 
 def read_table(path: str | Path, *, what: str, sep: str = ",", **read_csv_kwargs) -> pd.DataFrame:

@@ -25,7 +25,7 @@ EGEMAPS_N_LLD = 23
 EGEMAPS_FEATURE_SET = "eGeMAPSv01a (E-DAIC shipped, openSMILE 2.3.0)"
 _TIME_NAMES = ("timestamp", "time", "frametime")
 _IGNORED = ("name", "class")
-_NEURON = re.compile(r"neuron_(\d+)", re.IGNORECASE)
+_NEURON = re.compile(r"neuron_([0-9]+)", re.IGNORECASE)
 
 
 def _header(path: Path, sep: str, what: str) -> list[str]:

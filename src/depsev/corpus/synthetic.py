@@ -900,13 +900,17 @@ _COHORT_PARTS = ("labels", "data", "ground_truth")
 
 
 def is_synthetic_cohort(out: str | Path) -> bool:
-    """Whether ``out`` holds :data:`COHORT_MARKER` as :func:`generate_cohort` writes it."""
-    marker = Path(out) / COHORT_MARKER
-    try:
-        meta = json.loads(marker.read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(meta, dict) and meta.get("generator") == "depsev.corpus.synthetic"
+    """Whether ``out`` holds :data:`COHORT_MARKER` as :func:`generate_cohort` writes it (or, from depsev
+    versions before the marker, its ``ground_truth/summary.json`` with the same generator)."""
+    for marker in (Path(out) / COHORT_MARKER, Path(out) / "ground_truth" / "summary.json"):
+        try:
+            meta = json.loads(marker.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(meta, dict) and meta.get("generator") == "depsev.corpus.synthetic" \
+                and meta.get("synthetic") is True:
+            return True
+    return False
 
 
 def check_cohort_folder(out: str | Path) -> list[Path]:

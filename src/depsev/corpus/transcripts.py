@@ -59,7 +59,9 @@ def _speakers(values: pd.Series, path: Path) -> list[str]:
 def read_transcript(path: str | Path) -> pd.DataFrame:
     """Read a transcript into ``start, end`` (float64 s), ``speaker``, ``text`` (see module doc).
 
-    ``df.attrs["transcript_format"]`` is ``edaic`` or ``daicwoz``.  Raises :class:`InputError`
+    ``df.attrs["transcript_format"]`` is ``edaic`` or ``daicwoz``.  Bytes that are not UTF-8 (a
+    latin-1 character in the text, which no stage uses) become U+FFFD instead of failing the file.
+    Raises :class:`InputError`
     for a missing/empty file, no rows, missing columns, non-numeric or empty times, end < start,
     or (DAIC-WOZ) a speaker other than Ellie/Participant.
     """
@@ -69,9 +71,10 @@ def read_transcript(path: str | Path) -> pd.DataFrame:
     if fmt == "daicwoz":
         # DAIC-WOZ text is not quoted and may contain quote characters
         df = read_table(path, what="transcript", sep="\t", dtype=str, keep_default_na=False,
-                        quoting=csv.QUOTE_NONE)
+                        quoting=csv.QUOTE_NONE, encoding_errors="replace")
     else:
-        df = read_table(path, what="transcript", sep=",", dtype=str, keep_default_na=False)
+        df = read_table(path, what="transcript", sep=",", dtype=str, keep_default_na=False,
+                        encoding_errors="replace")
     cols = _columns(df, _DAICWOZ if fmt == "daicwoz" else _EDAIC, path, fmt)
     times = strict_numeric(df, [cols["start"], cols["end"]], path, what="transcript")
     start = times[cols["start"]].to_numpy(dtype=np.float64)

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from depsev import __version__
 from depsev.constants import FACE_FEATURES
 from depsev.errors import InputError
+from depsev.qc import timestamp_stats
 
 #: a session whose median frame rate falls outside this range gets the QC flag FLAG_FPS
 FPS_RANGE = (20.0, 40.0)
@@ -178,6 +179,8 @@ def face_frames(openface_csv: str | Path, out_parquet: str | Path, *, confidence
         "missing_features": missing,
         # OpenFace 2.x rows of faces other than face_id 0, left out by the reader
         "other_face_rows": int(df.attrs.get("other_face_rows", 0)),
+        # the clock, checked against the audio by depsev.qc.face_clock_problems
+        **timestamp_stats(table.column("timestamp").to_numpy()),
     }
     metadata = {**record, "stage": "face_frames", "depsev_version": __version__,
                 "pose_source": None if pose is None else Path(pose).name,

@@ -83,6 +83,7 @@ from depsev.predict.inference import (
     prediction_arrays,
     prediction_frame,
 )
+from depsev.qc import face_clock_problems
 from depsev.shards.chunks import STREAM_SOURCES, ChunkConfig
 from depsev.shards.normalize import load_stats
 from depsev.shards.session import SessionChunks, Stream, load_stream, plan_chunks
@@ -649,6 +650,8 @@ def _usable_streams(bundle: ModelBundle, inputs: SessionInput, feats: SessionFea
             share = qc["n_valid"] / max(1, qc["n_frames"])
             if share < MIN_FACE_VALID_SHARE:
                 flags.append(f"few valid face frames ({share:.0%} < {MIN_FACE_VALID_SHARE:.0%})")
+            audio_s = feats.qc["audio"]["duration_s"] if "audio" in feats.qc else None
+            flags.extend(face_clock_problems(qc, audio_s))  # the manifest's check, as a flag here
         usable.append(s)
     if not usable:
         raise InputError(inputs.audio or inputs.openface or inputs.video,
