@@ -392,14 +392,9 @@ ORACLE_PARTICIPANT_COLUMNS = ["participant_id", "split", "interviewer", "phq_sco
 def read_oracle_participants(path: str | Path) -> pd.DataFrame:
     """The generator's per-participant ``ground_truth/participants.csv`` (InputError when absent or
     lacking :data:`ORACLE_PARTICIPANT_COLUMNS`, or with non-finite scores)."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(p, "oracle participants file not found")
-    try:
-        table = pd.read_csv(p)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(p, f"not a readable CSV ({exc})") from exc
-    return _check_oracle_participants(table, p)
+    from depsev.corpus.sessions import read_table
+
+    return _check_oracle_participants(read_table(path, what="oracle participants file"), Path(path))
 
 
 def _check_oracle_participants(table: pd.DataFrame, source: Source) -> pd.DataFrame:
