@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from badcorpus import add_bad_sessions
 
 REPO = Path(__file__).resolve().parents[1]
 SPLITS = ("train", "dev", "test")
@@ -158,16 +159,49 @@ def tiny_run(tmp_path_factory):
     cfg["evaluate"].update(seeds=[0, 1], baselines=["rf", "lstm"], latency_repeats=2,
                            single_stream_mixtures=True)  # off in config.yaml: wired here
     (work / "tiny.yaml").write_text(yaml.safe_dump(cfg))
+    # the cohort the DAG would generate (rule demo_generate), written first so that bad sessions can be
+    # added to it: the run must complete with them (no --keep-going), each one a QC row with its reason
+    from depsev.corpus.synthetic import generate_cohort
+
+    size = {k: cfg["demo"][k] for k in ("participants", "minutes", "seed")}
+    generate_cohort(work / cfg["dataset"]["root"], **size)
+    bad = add_bad_sessions(work / cfg["dataset"]["root"])
+    (work / "bad_sessions.json").write_text(json.dumps({str(k): v for k, v in bad.items()}))
     res = _snakemake("--cores", "2", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
                      "--configfile", str(work / "tiny.yaml"))
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-6000:]
     return work
 
 
+def test_bad_sessions_are_qc_rows_and_the_run_goes_on(tiny_run):
+    """At least 15 kinds of bad session in the corpus: the whole DAG completed (no --keep-going), every
+    bad session is a QC row carrying its reason, odd-but-readable input went all the way through, and
+    count in = ok + flagged at every stage."""
+    bad = {int(k): v for k, v in json.loads((tiny_run / "bad_sessions.json").read_text()).items()}
+    assert sum(expected != "ok" for _, expected in bad.values()) >= 15
+    qc = pd.read_csv(tiny_run / "results/qc/sessions.tsv", sep="\t", keep_default_na=False)
+    assert qc["participant_id"].is_unique
+    for pid, (case, expected) in bad.items():
+        status = qc.loc[qc["participant_id"] == pid, "status"]
+        assert len(status) == 1, (pid, case)
+        if expected == "ok":
+            assert status.item() == "ok", (case, status.item())
+            assert (tiny_run / f"results/features/vggish/{pid}.parquet").is_file(), case
+        else:
+            assert status.item().startswith("flagged: ") and expected in status.item(), (case, status.item())
+            assert not list((tiny_run / "results/features").glob(f"*/{pid}*")), case
+    labelled = sum(len(pd.read_csv(p)) for p in (tiny_run / "results/demo-cohort/labels").glob("*_split.csv"))
+    summary = pd.read_csv(tiny_run / "results/qc/summary.tsv", sep="\t")
+    assert (summary["participants_in"] == summary["ok"] + summary["flagged"]).all()
+    first = summary.iloc[0]
+    assert first["participants_in"] == labelled + 1 == len(qc)  # + the session without a label
+    assert first["flagged"] == sum(expected != "ok" for _, expected in bad.values())
+
+
 def test_tiny_run_outputs(tiny_run):
     work = tiny_run
     manifest = pd.read_parquet(work / "results/manifest.parquet")
-    assert len(manifest) == 10
+    assert int((manifest["status"] == "ok").sum()) == 10 + 1  # + a readable copy (tests/badcorpus.py)
     summary = pd.read_csv(work / "results/qc/summary.tsv", sep="\t")
     assert (summary["participants_in"] == summary["ok"] + summary["flagged"]).all()
     train = set(manifest.loc[(manifest["split"] == "train") & (manifest["status"] == "ok"), "participant_id"])
@@ -234,6 +268,61 @@ def test_tiny_run_models_and_tables(tiny_run):
     assert len(pngs) >= 10 and all(p.stat().st_size > 1000 for p in pngs)
 
 
+def test_a_killed_run_resumes_to_the_same_tables(tiny_run, tmp_path):
+    """SIGKILL to Snakemake and to its running job mid-way through a training chain, then
+    ``--unlock`` and ``--rerun-incomplete`` (as the README says): the resumed run's tables, metrics and
+    models equal the uninterrupted run's (same seeds, same numbers)."""
+    import signal
+    import time
+
+    work = tmp_path / "wf"
+    shutil.copytree(tiny_run, work, symlinks=True)
+    # in a copy of the finished run, one training chain is redone (the fusion WoZ expert, the AI-agent
+    # expert started from it, the mixture of both), with their evaluation and the tables
+    chain = ("expert-fusion-woz", "expert-fusion-ai", "moe-fusion")
+    for log in ("train_expert/fusion-woz-seed0", "train_expert/fusion-ai-seed0", "train_fusion/fusion-seed0"):
+        (work / f"logs/{log}.log").unlink()
+    args = ["--cores", "2", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
+            "--configfile", str(work / "tiny.yaml")]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    redo = ["--forcerun", "results/models/expert-fusion-woz/seed0"]
+    proc = subprocess.Popen([sys.executable, "-m", "snakemake", *args, *redo], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    started = work / "logs/train_expert/fusion-ai-seed0.log"  # the second job of the chain has begun
+    deadline = time.monotonic() + 300
+    try:
+        while not started.exists():
+            assert proc.poll() is None, "the run ended before the job to kill started"
+            assert time.monotonic() < deadline, "the job to kill never started"
+            time.sleep(0.05)
+        time.sleep(0.5)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # Snakemake and every job it started
+        proc.wait()
+    assert not (work / "results/models/expert-fusion-ai/seed0/summary.json").exists()
+    assert list((work / ".snakemake/incomplete").iterdir())  # the killed jobs' outputs are marked
+    refused = _snakemake(*args)  # and the killed run's lock is left: refused until --unlock
+    assert refused.returncode != 0 and "--unlock" in refused.stdout + refused.stderr
+    assert _snakemake(*args, "--unlock").returncode == 0
+    res = _snakemake(*args, "--rerun-incomplete")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    for table in ("headline", "comparison_grid", "aggregation"):
+        pd.testing.assert_frame_equal(pd.read_csv(work / f"results/tables/{table}.csv"),
+                                      pd.read_csv(tiny_run / f"results/tables/{table}.csv"))
+    for model in chain:
+        for name in ("summary.json", "config.json"):
+            resumed, first = (json.loads((w / f"results/models/{model}/seed0/{name}").read_text())
+                              for w in (work, tiny_run))
+            assert resumed == first, (model, name)
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(work / f"results/models/{model}/seed0/dev_predictions.parquet"),
+            pd.read_parquet(tiny_run / f"results/models/{model}/seed0/dev_predictions.parquet"))
+        for split in ("dev", "test"):
+            assert (json.loads((work / f"results/metrics/{model}/seed0/{split}.json").read_text())
+                    == json.loads((tiny_run / f"results/metrics/{model}/seed0/{split}.json").read_text()))
+
+
 def test_report_renders_offline(tiny_run):
     res = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tiny_run),
                      "--configfile", str(tiny_run / "tiny.yaml"), "--report", str(tiny_run / "report.html"),
@@ -281,7 +370,8 @@ def test_predict_rules_on_new_session_folders(tiny_run):
     work = tiny_run
     new = work / "new_recordings"
     manifest = pd.read_parquet(work / "results/manifest.parquet")
-    pids = manifest.loc[manifest["split"] == "test", "participant_id"].tolist()[:2]
+    ok_test = (manifest["split"] == "test") & (manifest["status"] == "ok")
+    pids = manifest.loc[ok_test, "participant_id"].tolist()[:2]
     for pid in pids:
         shutil.copytree(work / f"results/demo-cohort/data/{pid}_P", new / f"{pid}_P")
     cfg = yaml.safe_load((work / "tiny.yaml").read_text())

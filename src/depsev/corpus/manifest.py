@@ -73,7 +73,7 @@ def _check_transcript(files, qc: QCThresholds, reasons: list[str]) -> None:
     try:
         read_transcript(files.transcript)
     except InputError as exc:
-        reasons.append(f"transcript: {exc.problem}")
+        reasons.append(f"transcript: {exc.problem.removeprefix('transcript: ')}")
 
 
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]+")

@@ -323,4 +323,4 @@ def check_increasing(times: np.ndarray, path: str | Path, *, what: str, column: 
         if (step <= 0).any():
             i = int(np.flatnonzero(step <= 0)[0]) + 1
             raise InputError(path, f"{what}: column '{column}' is not strictly increasing at data row "
-                             f"{i + 1} ({times[i - 1]!r} then {times[i]!r})")
+                             f"{i + 1} ({float(times[i - 1]):g} then {float(times[i]):g})")
