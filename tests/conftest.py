@@ -6,6 +6,7 @@ that need them skip cleanly when that folder is absent (a user's clone has none)
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,14 @@ def openface_fixtures(shared_fixtures) -> Path:
 @pytest.fixture(scope="session")
 def speech_fixtures(shared_fixtures) -> Path:
     return shared_fixtures / "speech"
+
+
+@pytest.fixture(scope="session")
+def shared_tmp(tmp_path_factory) -> Path:
+    """A scratch folder shared by all test processes of this pytest run (pytest-xdist gives each
+    worker its own base temp folder; their parent is the run's): for things built once per run."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @pytest.fixture()

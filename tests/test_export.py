@@ -15,9 +15,9 @@ from depsev.errors import InputError
 
 
 @pytest.fixture(scope="session")
-def demo_run(tmp_path_factory) -> dict:
+def demo_run(shared_tmp) -> dict:
     # the same on-disk run as tests/test_predict.py (built once per pytest session)
-    return build_demo_run(tmp_path_factory.getbasetemp() / "predict-demo-run")
+    return build_demo_run(shared_tmp / "predict-demo-run")
 
 
 @pytest.fixture(scope="module")

@@ -124,27 +124,23 @@ def fusion_shards(video_shards) -> Path:
 
 
 def test_fusion_model_learns_with_the_shipped_config(fusion_shards, video_shards):
-    """The fusion model with config.yaml's model/train settings (3 seeds) against the mean predictor
-    and the shuffled-label control (3 seeds)."""
+    """The fusion model with config.yaml's model/train settings against the mean predictor and the
+    shuffled-label control (one seed each here; the same check over several seeds on the whole demo
+    workflow is ``depsev bench learning --check``, a benchmark: minutes, not seconds)."""
     import yaml
 
     work = fusion_shards
     cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())
     model_cfg, train_cfg = cfg["model"], {**cfg["train"], "device": "cpu"}
-    real, shuffled = [], []
-    for seed in (0, 1, 2):
-        real.append(train_pipeline(work / "shards", work / f"fusion{seed}", kind="fusion", modality="fusion",
-                                   seed=seed, model_cfg=model_cfg, train_cfg=train_cfg))
-        shuffled.append(train_pipeline(work / "shards", work / f"fusion-shuffled{seed}", kind="fusion",
-                                       modality="fusion", seed=seed, model_cfg=model_cfg, train_cfg=train_cfg,
-                                       shuffle=True))
-    mean_mae = real[0]["train_mean_dev_mae"]
-    r = np.array([x["dev_participant_mae"] for x in real])
-    s = np.array([x["dev_participant_mae"] for x in shuffled])
+    real = train_pipeline(work / "shards", work / "fusion0", kind="fusion", modality="fusion", seed=0,
+                          model_cfg=model_cfg, train_cfg=train_cfg)
+    shuffled = train_pipeline(work / "shards", work / "fusion-shuffled0", kind="fusion", modality="fusion",
+                              seed=0, model_cfg=model_cfg, train_cfg=train_cfg, shuffle=True)
+    mean_mae = real["train_mean_dev_mae"]
+    r, s = real["dev_participant_mae"], shuffled["dev_participant_mae"]
     oracle = video_shards[1]["splits"]["dev"]["oracle"]["mae"]
-    print(f"\nfusion dev participant MAE {r.mean():.2f} +- {r.std(ddof=1):.2f} {np.round(r, 2)}; "
-          f"shuffled {s.mean():.2f} +- {s.std(ddof=1):.2f} {np.round(s, 2)}; "
-          f"training-mean predictor {mean_mae:.2f}; oracle {oracle:.2f}")
-    assert r.mean() < 0.7 * mean_mae
-    assert s.mean() > 0.85 * mean_mae
-    assert s.mean() > r.mean() + 1.0
+    print(f"\nfusion dev participant MAE {r:.2f}; shuffled {s:.2f}; training-mean predictor {mean_mae:.2f}; "
+          f"oracle {oracle:.2f}")
+    assert r < 0.7 * mean_mae
+    assert s > 0.85 * mean_mae
+    assert s > r + 1.0

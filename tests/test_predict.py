@@ -41,9 +41,19 @@ def _features(cohort: Path, manifest: pd.DataFrame, feat: Path) -> None:
 def build_demo_run(root: Path) -> dict:
     """A tiny SYNTHETIC run made with the library stages (as the workflow does): cohort, features,
     train-only normalization, fusion/video/audio shards, a fusion model and a video MoE model
-    (2 epochs each).  Reused when ``root/done.json`` exists (one build per pytest session)."""
-    if (root / DONE).is_file():
-        return json.loads((root / DONE).read_text())
+    (2 epochs each).  Reused when ``root/done.json`` exists: one build per pytest run, whichever
+    test process (pytest-xdist worker) asks first; the others wait for it on a lock file."""
+    import fcntl
+
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f"{root.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (root / DONE).is_file():
+            return json.loads((root / DONE).read_text())
+        return _build_demo_run(root)
+
+
+def _build_demo_run(root: Path) -> dict:
     import torch
 
     from depsev.corpus.manifest import build_manifest
@@ -89,8 +99,8 @@ def build_demo_run(root: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
-def demo_run(tmp_path_factory) -> dict:
-    return build_demo_run(tmp_path_factory.getbasetemp() / "predict-demo-run")
+def demo_run(shared_tmp) -> dict:
+    return build_demo_run(shared_tmp / "predict-demo-run")
 
 
 def _predict(run: dict, pid: int | None = None, **kw):

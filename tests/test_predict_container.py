@@ -148,9 +148,9 @@ def test_failing_runtime_says_why_and_how_to_give_the_csv(fake_runtime, video, t
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory) -> dict:
+def demo_run(shared_tmp) -> dict:
     # the same folder as test_predict's fixture: built once per pytest session
-    return build_demo_run(tmp_path_factory.getbasetemp() / "predict-demo-run")
+    return build_demo_run(shared_tmp / "predict-demo-run")
 
 
 def test_predict_session_from_wav_and_video(fake_runtime, video, demo_run, tmp_path, speech_fixtures):

@@ -246,3 +246,25 @@ def test_bad_inputs(tmp_path, speech_fixtures):
         vg.vggish_session(speech_fixtures / CMU, seg, tmp_path / "o.parquet", weights="random",
                           allow_random=True)
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_random_weights_made_once_per_process_and_copied(monkeypatch):
+    """The seeded random init is made once per process; every call gets its own copy (a caller that
+    changes its model in place changes no other), equal to a fresh seeded init in a new process."""
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(vg, "_RANDOM_STATE", {})
+    first, meta = vg.load_vggish("random", None, allow_random=True)
+    reference = {k: v.clone() for k, v in first.state_dict().items()}
+    with torch.no_grad():
+        for p in first.parameters():
+            p.zero_()
+    second, meta2 = vg.load_vggish("random", None, allow_random=True)
+    assert meta2 == meta and vg._sha256_params(second) == meta["sha256"]
+    for name, value in second.state_dict().items():
+        assert torch.equal(value, reference[name]), name
+    fresh = subprocess.run([sys.executable, "-c", "from depsev.features.vggish import load_vggish; "
+                            "print(load_vggish('random', None, allow_random=True)[1]['sha256'])"],
+                           capture_output=True, text=True, check=True)
+    assert fresh.stdout.split()[-1] == meta["sha256"]

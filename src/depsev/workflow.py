@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,33 @@ def _default(o):
 
 def single_log(snakemake) -> str | None:  # noqa: ANN001 - the snakemake script object
     return snakemake.log[0] if len(snakemake.log) else None
+
+
+#: the thread-pool sizes that numeric libraries read when they are first imported
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def limit_threads(threads: int) -> None:
+    """Hold the job to the ``threads:`` its rule was given. Snakemake sets OMP_NUM_THREADS for shell
+    rules only; a script would otherwise start one compute thread per core (torch's default), so two
+    one-thread jobs side by side, or a one-CPU SLURM allocation, ran oversubscribed. Called before
+    numpy or torch are imported (both read these variables then); torch is also told directly when it
+    is already loaded."""
+    threads = max(1, int(threads))
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def job(snakemake):  # noqa: ANN001 - the snakemake script object
+    """A rule's script body: its threads limited to the rule's ``threads:`` (:func:`limit_threads`),
+    stdout and stderr sent to its log."""
+    limit_threads(snakemake.threads)
+    with log_to(single_log(snakemake)):
+        yield
 
 
 def fail(message: str) -> None:

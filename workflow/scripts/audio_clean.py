@@ -2,9 +2,9 @@
 
 import _depsev  # noqa: F401 - puts the checkout's src/ on sys.path
 
-from depsev.workflow import log_to, single_log, write_json
+from depsev.workflow import job, write_json
 
-with log_to(single_log(snakemake)):  # noqa: F821 - injected by Snakemake
+with job(snakemake):  # noqa: F821 - injected by Snakemake
     from depsev.features.audio import clean_session
 
     sm = snakemake  # noqa: F821

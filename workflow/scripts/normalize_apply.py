@@ -4,9 +4,9 @@ from pathlib import Path
 
 import _depsev  # noqa: F401 - puts the checkout's src/ on sys.path
 
-from depsev.workflow import log_to, single_log
+from depsev.workflow import job
 
-with log_to(single_log(snakemake)):  # noqa: F821 - injected by Snakemake
+with job(snakemake):  # noqa: F821 - injected by Snakemake
     from depsev.shards.apply import normalize_session_file
 
     sm = snakemake  # noqa: F821

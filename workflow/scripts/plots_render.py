@@ -2,9 +2,9 @@
 
 import _depsev  # noqa: F401 - puts the checkout's src/ on sys.path
 
-from depsev.workflow import log_to, single_log
+from depsev.workflow import job
 
-with log_to(single_log(snakemake)):  # noqa: F821 - injected by Snakemake
+with job(snakemake):  # noqa: F821 - injected by Snakemake
     from depsev.evaluate.report import FIGURES, render_split_figures
 
     sm = snakemake  # noqa: F821

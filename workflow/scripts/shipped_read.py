@@ -2,9 +2,9 @@
 
 import _depsev  # noqa: F401 - puts the checkout's src/ on sys.path
 
-from depsev.workflow import log_to, single_log
+from depsev.workflow import job
 
-with log_to(single_log(snakemake)):  # noqa: F821 - injected by Snakemake
+with job(snakemake):  # noqa: F821 - injected by Snakemake
     from depsev.features.shipped import egemaps_csv_to_parquet, vgg16_csv_to_parquet
 
     sm = snakemake  # noqa: F821

@@ -85,10 +85,24 @@ def _sha256_params(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def _random_model() -> VGG:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(RANDOM_SEED)
-        return _vgg(postprocess=False)
+#: the seeded random initialisation and its fingerprint, made once per process (0.5 s each time)
+_RANDOM_STATE: dict[str, object] = {}
+
+
+def _random_model() -> tuple[VGG, str]:
+    """The seeded random VGGish (a fresh copy per call: callers may change a model in place) and the
+    sha256 fingerprint of its parameters."""
+    if not _RANDOM_STATE:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RANDOM_SEED)
+            model = _vgg(postprocess=False)
+        _RANDOM_STATE["state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        _RANDOM_STATE["sha256"] = _sha256_params(model)
+        return model, str(_RANDOM_STATE["sha256"])
+    with torch.device("meta"):
+        model = _vgg(postprocess=False)
+    model.load_state_dict({k: v.clone() for k, v in _RANDOM_STATE["state"].items()}, assign=True)
+    return model, str(_RANDOM_STATE["sha256"])
 
 
 def load_vggish(weights: str | Path, sha256: str | None, *, allow_random: bool) -> tuple[VGG, dict]:
@@ -109,8 +123,8 @@ def load_vggish(weights: str | Path, sha256: str | None, *, allow_random: bool) 
                              "fetch the published weights with `depsev weights vggish --dest weights` "
                              f"(or download {VGGISH_WEIGHTS_URL} by hand) and set audio.vggish.weights "
                              "to the .pth file")
-        model = _random_model().eval()
-        return model, {"weights": "random", "sha256": _sha256_params(model), "mode": "random",
+        model, fingerprint = _random_model()
+        return model.eval(), {"weights": "random", "sha256": fingerprint, "mode": "random",
                        "seed": RANDOM_SEED}
     path = Path(weights)
     if not path.is_file():
