@@ -11,32 +11,30 @@ import pandas as pd
 ENV = "../../envs/depsev.yaml"
 
 
-# ---------------------------------------------------------------- configuration (defaults filled)
-def _get(section, key, default):
-    return config.get(section, {}).get(key, default)
+# ---------------------------------------------------------------- configuration
+# One typed settings tree (depsev.settings), built once from the validated config: every default is
+# written there (or in the library dataclass it uses), the demo's chunk sizes replace the paper's once,
+# and a typo or bad value in any section fails here, when the DAG is built, not in a job.
+from depsev.settings import Settings  # noqa: E402
 
-
-KIND = config["dataset"]["kind"]
-ROOT = config["dataset"]["root"]
-IS_DEMO = KIND == "demo"
-SESSIONS_TABLE = config["dataset"].get("sessions_table") or ""
-DEMO = {"participants": 48, "minutes": 2.5, "seed": 7, **config.get("demo", {})}
-AUDIO = {"source": "depsev", "denoise": True, "normalize": True, "segmentation": "auto", **config.get("audio", {})}
-VGGISH = {"sha256": None, "batch_size": 32, **AUDIO.get("vggish", {"weights": "random"})}
-OPENSMILE = {"enabled": False, "feature_set": "eGeMAPSv02", "feature_level": "LowLevelDescriptors",
-             **AUDIO.get("opensmile", {})}
+SETTINGS = Settings.from_config(config)
+KIND = SETTINGS.dataset.kind
+ROOT = SETTINGS.dataset.root
+IS_DEMO = SETTINGS.is_demo
+SESSIONS_TABLE = SETTINGS.dataset.sessions_table or ""
+DEMO = SETTINGS.as_dict("demo")
+AUDIO = SETTINGS.as_dict("audio")
+VGGISH = AUDIO["vggish"]
+OPENSMILE = AUDIO["opensmile"]
 # eGeMAPS (opensmile_lld, or egemaps_read with audio.source edaic_shipped) feed no model: they are among
 # the default targets only when audio.opensmile.enabled; the rules still run for a file asked for
 EGEMAPS = bool(OPENSMILE["enabled"])
-OPENFACE = config.get("openface", {})
-CHUNKS = {"video_frames": 5000, "audio_frames": 300, "video_downsample": 1, "audio_downsample": 1,
-          "min_coverage": 0.5, "balance_train": False, **config.get("chunks", {})}
-if IS_DEMO:
-    # demo sessions are minutes long: the demo's (smaller) chunk sizes replace the paper's
-    CHUNKS.update(DEMO.get("chunks", {}))
-QC = {"min_audio_seconds": 10.0, "min_face_success_share": 0.1, **config.get("qc", {})}
-FACE_CONFIDENCE = _get("face", "confidence_threshold", 0.75)
-FACE_FEATURE_SET = _get("face", "features", "all")
+OPENFACE = SETTINGS.openface
+# the chunk sizes in force (the demo's for a demo run), as rule params
+CHUNKS = {k: v for k, v in SETTINGS.as_dict("chunks").items() if k != "dataset_kind"}
+QC = SETTINGS.as_dict("qc")
+FACE_CONFIDENCE = SETTINGS.face.confidence_threshold
+FACE_FEATURE_SET = SETTINGS.face.features
 
 if VGGISH["weights"] == "random" and not IS_DEMO:
     raise ValueError(
@@ -218,18 +216,11 @@ def openface_raw_csv(wildcards, input):
 
 
 # ---------------------------------------------------------------- training and evaluation
-MODEL_CFG = dict(config.get("model", {}))
-TRAIN_CFG = dict(config.get("train", {}))
-# checked when the DAG is built (a typo fails here, not in the first training job)
-from depsev.train.config import TrainConfig  # noqa: E402
-
-from depsev.models.config import ModelConfig  # noqa: E402
-
-TRAIN = TrainConfig.from_dict(TRAIN_CFG, "config.yaml: train")
-ModelConfig.from_dict(MODEL_CFG, "config.yaml: model")
-EVAL = {"seeds": [0, 1, 2], "baselines": ["rf", "resnet", "lstm"],
-        "modalities": ["audio", "video", "fusion"], "shuffled_control": True,
-        "latency_batch_size": 16, "latency_repeats": 20, **config.get("evaluate", {})}
+# the config's own model / train sections go to the training jobs (checked in SETTINGS above)
+MODEL_CFG = dict(config.get("model") or {})
+TRAIN_CFG = dict(config.get("train") or {})
+TRAIN = SETTINGS.train
+EVAL = SETTINGS.as_dict("evaluate")
 SEEDS = [int(s) for s in EVAL["seeds"]]
 
 
@@ -327,7 +318,7 @@ def tables_inputs(wildcards):
 
 
 # ---------------------------------------------------------------- new recordings (depsev predict)
-PREDICT = dict(config.get("predict") or {})
+PREDICT = SETTINGS.predict
 
 
 def _new_sessions():

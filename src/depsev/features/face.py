@@ -145,7 +145,12 @@ def _write_parquet(table: pa.Table, metadata: dict, out_parquet: Path) -> None:
     os.replace(tmp, out_parquet)
 
 
-def face_frames(openface_csv: str | Path, out_parquet: str | Path, *, confidence_threshold: float = 0.75,
+#: OpenFace frames below this confidence are invalid (default of config.yaml face.confidence_threshold)
+CONFIDENCE_THRESHOLD = 0.75
+
+
+def face_frames(openface_csv: str | Path, out_parquet: str | Path, *,
+                confidence_threshold: float = CONFIDENCE_THRESHOLD,
                 pose: str | Path | None = None, gaze: str | Path | None = None) -> dict:
     """Convert one session's OpenFace output to ``face/<ID>.parquet`` and return its QC record.
 

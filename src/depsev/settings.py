@@ -1,0 +1,161 @@
+"""The workflow's settings as one typed tree, built once from Snakemake's ``config``.
+
+:func:`Settings.from_config` is called once, when the DAG is built (``workflow/rules/common.smk``): it
+reads every section of ``config.yaml`` into the dataclasses the library uses (:class:`ChunkConfig`,
+:class:`~depsev.models.config.ModelConfig`, :class:`~depsev.train.config.TrainConfig`, ...), applies the
+demo override of the chunk sizes (in :meth:`ChunkConfig.from_config`, the one place that does),
+and fails on a typo or a bad value before any job runs.
+
+Every default is written once, here or in the dataclass the library already owns (``ChunkConfig``,
+``QCThresholds``, ``ModelConfig``, ``TrainConfig``). The JSON schema (``workflow/schemas/
+config.schema.yaml``) checks types and ranges and repeats the defaults for ``snakemake --lint`` readers
+and editors; tests/test_settings.py fails when a schema default differs from the default here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from depsev.corpus.manifest import QCThresholds
+from depsev.features.face import CONFIDENCE_THRESHOLD
+from depsev.models.config import ModelConfig
+from depsev.shards.chunks import ChunkConfig
+from depsev.train.config import TrainConfig
+
+#: the ``dataset.kind`` values
+DATASET_KINDS = ("demo", "edaic", "daic-woz")
+
+
+def _known(section: str, values: Mapping[str, Any] | None, cls: type) -> dict[str, Any]:
+    """``values`` as keyword arguments of dataclass ``cls``; unknown keys are an error naming them."""
+    values = dict(values or {})
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"config.yaml: {section}: unknown key(s) {unknown}; known: {sorted(names)}")
+    return values
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    kind: str
+    root: str
+    #: optional TSV/CSV of participant_id, interviewer (overrides the E-DAIC ID ranges)
+    sessions_table: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in DATASET_KINDS:
+            raise ValueError(f"config.yaml: dataset.kind must be one of {DATASET_KINDS}, got {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """Size of the SYNTHETIC demo cohort, and its chunk sizes (sessions are minutes long)."""
+
+    participants: int = 48
+    minutes: float = 2.5
+    seed: int = 7
+    #: replace ``chunks.video_frames`` / ``chunks.audio_frames`` when ``dataset.kind`` is demo
+    chunks: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FaceSettings:
+    #: OpenFace frames below this confidence are invalid (masked)
+    confidence_threshold: float = CONFIDENCE_THRESHOLD
+    #: face features the models read: all | au | au17
+    features: str = "all"
+
+
+@dataclass(frozen=True)
+class VGGishSettings:
+    weights: str = "random"
+    sha256: str | None = None
+    batch_size: int = 32
+
+
+@dataclass(frozen=True)
+class OpenSmileSettings:
+    enabled: bool = False
+    feature_set: str = "eGeMAPSv02"
+    feature_level: str = "LowLevelDescriptors"
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    source: str = "depsev"
+    denoise: bool = True
+    normalize: bool = True
+    segmentation: str = "auto"
+    vggish: VGGishSettings = field(default_factory=VGGishSettings)
+    opensmile: OpenSmileSettings = field(default_factory=OpenSmileSettings)
+
+
+@dataclass(frozen=True)
+class EvaluateSettings:
+    seeds: tuple[int, ...] = (0, 1, 2)
+    baselines: tuple[str, ...] = ("rf", "resnet", "lstm")
+    modalities: tuple[str, ...] = ("audio", "video", "fusion")
+    shuffled_control: bool = True
+    single_stream_mixtures: bool = True
+    latency_batch_size: int = 16
+    latency_repeats: int = 20
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every section of the workflow config, typed (see the module docstring)."""
+
+    dataset: DatasetSettings
+    demo: DemoSettings
+    qc: QCThresholds
+    face: FaceSettings
+    audio: AudioSettings
+    #: the chunk sizes in force (the demo's when ``dataset.kind`` is demo)
+    chunks: ChunkConfig
+    model: ModelConfig
+    train: TrainConfig
+    evaluate: EvaluateSettings
+    openface: dict[str, str] = field(default_factory=dict)
+    container: str | None = None
+    predict: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_demo(self) -> bool:
+        return self.dataset.kind == "demo"
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """From Snakemake's ``config`` (config.yaml plus any ``--configfile``); ValueError naming the
+        key for an unknown key or a bad value."""
+        dataset = DatasetSettings(**_known("dataset", config.get("dataset"), DatasetSettings))
+        demo = DemoSettings(**_known("demo", config.get("demo"), DemoSettings))
+        audio_cfg = _known("audio", config.get("audio"), AudioSettings)
+        audio = AudioSettings(**{
+            **audio_cfg,
+            "vggish": VGGishSettings(**_known("audio.vggish", audio_cfg.get("vggish"), VGGishSettings)),
+            "opensmile": OpenSmileSettings(**_known("audio.opensmile", audio_cfg.get("opensmile"),
+                                                    OpenSmileSettings))})
+        qc = QCThresholds(**_known("qc", config.get("qc"), QCThresholds), audio_source=audio.source)
+        evaluate = {k: tuple(v) if isinstance(v, list) else v
+                    for k, v in _known("evaluate", config.get("evaluate"), EvaluateSettings).items()}
+        return cls(
+            dataset=dataset, demo=demo, qc=qc,
+            face=FaceSettings(**_known("face", config.get("face"), FaceSettings)),
+            audio=audio,
+            chunks=ChunkConfig.from_config(config),  # applies the demo's chunk sizes (the one place)
+            model=ModelConfig.from_dict(dict(config.get("model") or {}), "config.yaml: model"),
+            train=TrainConfig.from_dict(dict(config.get("train") or {}), "config.yaml: train"),
+            evaluate=EvaluateSettings(**evaluate),
+            openface=dict(config.get("openface") or {}),
+            container=config.get("container"),
+            predict=dict(config.get("predict") or {}))
+
+    def as_dict(self, section: str) -> dict[str, Any]:
+        """One section as plain values (rule params, JSON)."""
+        value = getattr(self, section)
+        if isinstance(value, dict):
+            return dict(value)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(value).items()}
