@@ -231,6 +231,10 @@ def test_bad_arguments(tmp_path):
         syn.generate_cohort(tmp_path / "b", participants=syn.MAX_PARTICIPANTS + 1)
     with pytest.raises(ValueError, match="minutes"):
         syn.generate_cohort(tmp_path / "c", participants=10, minutes=0.1)
+    # 0.25 min is allowed, but with seed 2 one session's draws leave no room for an answer: refused
+    # before anything is written (it used to fail after the labels and some sessions were)
+    with pytest.raises(ValueError, match=r"participant \d+: session of .* too short"):
+        syn.generate_cohort(tmp_path / "d", participants=10, minutes=0.25, seed=2)
     assert not any(tmp_path.iterdir())  # nothing written for rejected arguments
 
 

@@ -50,14 +50,26 @@ def _voices(row: pd.Series, values: dict[str, float], rng: np.random.Generator) 
     return {PARTICIPANT: participant, INTERVIEWER: interviewer}
 
 
-def generate_session(root: Path, row: pd.Series, minutes: float, seed: int) -> dict:
-    """Write one session's wav, transcript and OpenFace CSV; return its ground-truth row."""
+def _plan_session(row: pd.Series, minutes: float, seed: int):
+    """The session's own generator, planted targets and values, duration and timeline (the first draws of
+    :func:`generate_session`; also run for every session before anything is written, so that a
+    session too short for one question and answer fails first, naming the participant)."""
     pid = int(row["participant_id"])
     rng = np.random.default_rng([seed, pid])
     targets = plant_values(float(row["latent_severity"]), row["interviewer"], rng)
     values = {f"{k}_target" if k != "woz_smile_rate" else k: v for k, v in targets.items()}
     duration = minutes * 60.0 * rng.uniform(0.97, 1.03)
-    tl = plan_timeline(duration, values, row["interviewer"], rng)
+    try:
+        tl = plan_timeline(duration, values, row["interviewer"], rng)
+    except ValueError as exc:
+        raise ValueError(f"participant {pid}: {exc}; use longer sessions (minutes)") from exc
+    return rng, targets, values, duration, tl
+
+
+def generate_session(root: Path, row: pd.Series, minutes: float, seed: int) -> dict:
+    """Write one session's wav, transcript and OpenFace CSV; return its ground-truth row."""
+    pid = int(row["participant_id"])
+    rng, targets, values, duration, tl = _plan_session(row, minutes, seed)
     voices = _voices(row, values, rng)
     noise_db = EFFECTS[2].base - rng.uniform(18, 28)
     wav, audio_real = synthesize_audio(duration, tl, voices, noise_db, rng)
@@ -116,6 +128,8 @@ def generate_cohort(out: Path, participants: int = 40, minutes: float = 3.0, see
     out = Path(out)
     rng = np.random.default_rng(seed)
     cohort = draw_participants(participants, rng)  # validates `participants` before anything is written
+    for _, row in cohort.iterrows():  # and every session's timeline
+        _plan_session(row, minutes, seed)
     _prepare_out(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     (out / COHORT_MARKER).write_text(json.dumps({
