@@ -27,8 +27,6 @@ from depsev.features import vggish as vg
 
 #: bf16 fc2 must keep at least this cosine similarity to fp32 to count
 COSINE_MIN = 0.99
-#: real speech used for the cosine check when present (the project's shared test fixtures)
-DEFAULT_SPEECH_DIR = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "speech"
 
 
 def synthetic_speech(seconds: float, sr: int = vg.SR, seed: int = 0) -> np.ndarray:
@@ -105,8 +103,9 @@ def bench_vggish(wav: Path | None = None, seconds: float = 60.0, threads: int = 
                  batch_size: int = 32, speech_wavs: Sequence[Path] | None = None) -> dict:
     """Examples/s of the torchvggish README path vs depsev's ``embed_wav`` (fp32 and bf16) on the same
     ``seconds`` of audio (``wav`` or a deterministic synthetic speech-like signal), with ``threads``
-    torch threads; plus bf16-vs-fp32 fc2 cosine on real speech (``speech_wavs``, default: the shared
-    speech fixtures when present, else the benchmark audio). Prints a summary, returns a plain dict.
+    torch threads; plus bf16-vs-fp32 fc2 cosine on real speech (``speech_wavs``, e.g. ``depsev bench
+    vggish --speech DIR``; else the benchmark audio: nothing is read from outside the paths given).
+    Prints a summary, returns a plain dict.
     """
     from torchvggish import vggish_input
 
@@ -150,12 +149,12 @@ def bench_vggish(wav: Path | None = None, seconds: float = 60.0, threads: int = 
             all_rates = _interleaved_rates(runs, repeats)
             rates = {name: (statistics.median(r), r) for name, r in all_rates.items()}
             n_examples = reference()
-            wavs = list(speech_wavs) if speech_wavs is not None else sorted(DEFAULT_SPEECH_DIR.glob("*.wav"))
+            wavs = list(speech_wavs or [])
             if wavs:
                 cos = bf16_cosine(model, wavs)
             else:
                 cos = {**bf16_cosine(model, [audio]),
-                       "note": "no real speech given or found: benchmark audio"}
+                       "note": "no real speech given (--speech DIR): benchmark audio"}
     finally:
         torch.set_num_threads(before)
     ref = rates["reference"][0]

@@ -65,8 +65,11 @@ def _cmd_bench(args) -> int:
     from depsev import bench
 
     if args.what == "vggish":
+        speech = sorted(Path(args.speech).glob("*.wav")) if args.speech else None
+        if args.speech and not speech:
+            raise InputError(args.speech, "no .wav files in this folder (--speech)")
         result = bench.bench_vggish(wav=Path(args.wav) if args.wav else None, seconds=args.seconds,
-                                    threads=args.threads, weights=args.weights)
+                                    threads=args.threads, weights=args.weights, speech_wavs=speech)
         if args.memory_minutes:
             result["memory"] = bench.bench_vggish_memory(minutes=args.memory_minutes, threads=args.threads,
                                                          weights=args.weights)
@@ -227,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="speed benchmarks (not tests)")
     b.add_argument("what", choices=["vggish", "predict", "model", "learning"])
     b.add_argument("--wav", default=None, help="audio to embed (default: synthetic speech-like signal)")
+    b.add_argument("--speech", default=None,
+                   help="bench vggish: a folder of real speech .wav files for the bf16-vs-fp32 cosine check")
     b.add_argument("--seconds", type=float, default=60.0)
     b.add_argument("--threads", type=int, default=2)
     b.add_argument("--weights", default="random", help='VGGish state dict, or "random"')

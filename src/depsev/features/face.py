@@ -9,19 +9,17 @@ from the file's own ``timestamp`` column (OpenFace writes the video clock), neve
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from depsev import __version__
 from depsev.constants import FACE_FEATURES
 from depsev.errors import InputError
+from depsev.features.io import read_feature_meta, write_feature_parquet
 from depsev.qc import timestamp_stats
 
 #: a session whose median frame rate falls outside this range gets the QC flag FLAG_FPS
@@ -29,10 +27,6 @@ FPS_RANGE = (20.0, 40.0)
 FLAG_NO_VALID = "no valid face frames"
 FLAG_FPS = "fps outside 20-40"
 FLAG_MISSING = "features missing from the input"
-
-#: key of the provenance JSON in the Parquet key-value metadata
-METADATA_KEY = b"depsev"
-
 
 def _read_input(openface_csv: Path, pose: Path | None, gaze: Path | None) -> pd.DataFrame:
     """Read an OpenFace CSV (E-DAIC / OpenFace 2.x) or a DAIC-WOZ CLNF triple via depsev.corpus."""
@@ -134,17 +128,6 @@ def _flags(counts: dict[str, int], fps: float, missing: list[str]) -> list[str]:
     return flags
 
 
-def _write_parquet(table: pa.Table, metadata: dict, out_parquet: Path) -> None:
-    """zstd Parquet with ``metadata`` as JSON under key ``depsev``; written via a temporary file."""
-    out_parquet.parent.mkdir(parents=True, exist_ok=True)
-    schema_meta = dict(table.schema.metadata or {})
-    schema_meta[METADATA_KEY] = json.dumps(metadata, sort_keys=True).encode()
-    table = table.replace_schema_metadata(schema_meta)
-    tmp = out_parquet.with_name(out_parquet.name + ".tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, out_parquet)
-
-
 #: OpenFace frames below this confidence are invalid (default of config.yaml face.confidence_threshold)
 CONFIDENCE_THRESHOLD = 0.75
 
@@ -190,13 +173,13 @@ def face_frames(openface_csv: str | Path, out_parquet: str | Path, *,
     metadata = {**record, "stage": "face_frames", "depsev_version": __version__,
                 "pose_source": None if pose is None else Path(pose).name,
                 "gaze_source": None if gaze is None else Path(gaze).name}
-    _write_parquet(table, metadata, Path(out_parquet))
+    write_feature_parquet(table, out_parquet, metadata)
     return {**record, "flags": flags, "status": "ok" if not flags else "flagged: " + "; ".join(flags)}
 
 
 def read_face_metadata(path: str | Path) -> dict:
     """The ``depsev`` provenance JSON of a face Parquet file written by :func:`face_frames`."""
-    meta = pq.read_schema(path).metadata or {}
-    if METADATA_KEY not in meta:
+    meta = read_feature_meta(path)
+    if not meta:
         raise InputError(path, "no 'depsev' key in the Parquet metadata (not written by face_frames)")
-    return json.loads(meta[METADATA_KEY])
+    return meta

@@ -19,11 +19,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from depsev.errors import InputError
+from depsev.features.io import FEATURE_META_KEY
 
 #: bump when columns or their meaning change
 SCHEMA_VERSION = 2
-#: key of the JSON provenance in every shard file's key-value metadata
-METADATA_KEY = b"depsev"
+#: key of the JSON provenance in every shard file's key-value metadata (the feature files' key)
+METADATA_KEY = FEATURE_META_KEY
 SHARD_MODALITIES = ("video", "audio", "fusion")
 #: sequence / mask columns of each stream, per shard modality
 STREAM_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
