@@ -12,11 +12,10 @@ import pytest
 import torch
 from test_data import COHORT, write_all
 
+from depsev.checkpoint import check_checkpoint_version, load_checkpoint
 from depsev.errors import InputError
 from depsev.models import FusionModel, ModelConfig, StreamMoEModel, build_model, count_parameters
 from depsev.models.experts import PredictionHead, init_prediction_priors
-from depsev.predict.inference import check_checkpoint_version
-from depsev.train.checkpoint import load_checkpoint
 from depsev.train.run import train_model
 
 SMALL = {"hidden": 8, "expert_hidden": 8, "fusion_hidden": 8, "fusion_steps": 4, "audio_proj": 4}

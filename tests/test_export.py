@@ -49,9 +49,9 @@ def test_fusion_onnx_matches_pytorch_on_demo_shards(demo_run, fusion_export):
 
 
 def test_onnx_missing_stream_equals_pytorch_without_it(demo_run, fusion_export):
+    from depsev.checkpoint import load_checkpoint
     from depsev.data.dataset import ChunkDataset
     from depsev.predict.export import OnnxPredictor
-    from depsev.predict.inference import load_checkpoint
 
     model, _ = load_checkpoint(demo_run["fusion"])
     ds = ChunkDataset.from_shards(demo_run["shards"], "fusion", "dev", purpose="evaluate")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from sklearn.ensemble import RandomForestRegressor
 
+from depsev import checkpoint as ckpt
 from depsev.errors import InputError
-from depsev.predict import inference as inf
 
 
 class _Payload:
@@ -35,27 +35,27 @@ def _folder(path):
     from depsev.shards.schema import SCHEMA_VERSION
 
     path.mkdir(parents=True)
-    (path / inf.CONFIG_FILE).write_text(json.dumps({"kind": "rf", "modality": "video",
+    (path / ckpt.CONFIG_FILE).write_text(json.dumps({"kind": "rf", "modality": "video",
                                                     "features": {"schema_version": SCHEMA_VERSION}}))
     return path
 
 
 def test_forest_round_trip_without_pickle(forest, tmp_path):
     est, x = forest
-    path = inf.save_forest(est, tmp_path / inf.SKLEARN_FILE)
+    path = ckpt.save_forest(est, tmp_path / ckpt.SKLEARN_FILE)
     assert path.name == "model.skops"
     with open(path, "rb") as f:  # a zip archive (skops), not a pickle stream
         assert f.read(2) == b"PK"
-    back = inf.load_forest(path)
+    back = ckpt.load_forest(path)
     assert np.array_equal(back.predict(x), est.predict(x))
 
 
 def test_a_pickle_in_a_model_folder_is_never_loaded(tmp_path):
     flag = tmp_path / "payload-ran"
     folder = _folder(tmp_path / "model")
-    (folder / inf.LEGACY_PICKLE).write_bytes(pickle.dumps(_Payload(str(flag))))
+    (folder / ckpt.LEGACY_PICKLE).write_bytes(pickle.dumps(_Payload(str(flag))))
     with pytest.raises(InputError, match=r"model\.joblib: a pickle.*loads no pickles"):
-        inf.load_checkpoint(folder)
+        ckpt.load_checkpoint(folder)
     assert not flag.exists()
 
 
@@ -64,13 +64,13 @@ def test_a_skops_file_with_foreign_types_is_refused_before_loading(tmp_path):
 
     flag = tmp_path / "payload-ran"
     folder = _folder(tmp_path / "model")
-    sio.dump({"model": _Payload(str(flag))}, folder / inf.SKLEARN_FILE)
+    sio.dump({"model": _Payload(str(flag))}, folder / ckpt.SKLEARN_FILE)
     with pytest.raises(InputError, match="holds types depsev does not load"):
-        inf.load_checkpoint(folder)
+        ckpt.load_checkpoint(folder)
     assert not flag.exists()
-    (folder / inf.SKLEARN_FILE).write_bytes(b"not a zip file")
+    (folder / ckpt.SKLEARN_FILE).write_bytes(b"not a zip file")
     with pytest.raises(InputError, match="not a readable skops file"):
-        inf.load_checkpoint(folder)
+        ckpt.load_checkpoint(folder)
 
 
 def test_trees_pointing_outside_themselves_are_refused(forest, tmp_path):
@@ -78,10 +78,10 @@ def test_trees_pointing_outside_themselves_are_refused(forest, tmp_path):
     from sklearn.linear_model import LinearRegression
 
     est, x = forest
-    inf.check_forest(est)  # a fitted forest passes
+    ckpt.check_forest(est)  # a fitted forest passes
     for field, value in (("left_child", 10**6), ("feature", 99), ("right_child", 0)):
-        path = inf.save_forest(est, tmp_path / f"{field}.skops")
-        bad = inf.load_forest(path)
+        path = ckpt.save_forest(est, tmp_path / f"{field}.skops")
+        bad = ckpt.load_forest(path)
         tree = bad.estimators_[2].tree_
         state = tree.__getstate__()
         nodes = state["nodes"].copy()
@@ -90,8 +90,8 @@ def test_trees_pointing_outside_themselves_are_refused(forest, tmp_path):
         tree.__setstate__(state)
         sio.dump(bad, path)
         with pytest.raises(InputError, match="tree 2: node arrays point outside the tree"):
-            inf.load_forest(path)
+            ckpt.load_forest(path)
     other = tmp_path / "linear.skops"
     sio.dump(LinearRegression().fit(x, x[:, 0]), other)
     with pytest.raises(InputError, match="not a RandomForestRegressor"):
-        inf.load_forest(other)
+        ckpt.load_forest(other)

@@ -123,7 +123,7 @@ def _demo_files(run: dict, pid: int) -> dict[str, Path]:
 # ---------------------------------------------------------------- a demo session
 def test_demo_session_matches_the_workflow_and_reports_everything(demo_run, tmp_path):
     from depsev.evaluate.aggregate import aggregate_participants
-    from depsev.predict.inference import predict_split
+    from depsev.evaluate.predictions import predict_split
     from depsev.predict.session import STATEMENT, summary_line, write_result
 
     pid = demo_run["dev"][0]

@@ -16,10 +16,10 @@ import torch
 from test_data import COHORT, write_all
 from torch import nn
 
+from depsev.checkpoint import load_checkpoint
 from depsev.data import ChunkDataset
 from depsev.errors import InputError
 from depsev.models import ModelConfig, Prediction, build_model
-from depsev.train.checkpoint import load_checkpoint
 from depsev.train.config import TrainConfig
 from depsev.train.run import train_model
 from depsev.train.trainer import Trainer, participant_table

@@ -79,7 +79,7 @@ def _cmd_bench(args) -> int:
 
         if not args.model:
             raise InputError(None, "bench predict needs --model (a trained checkpoint folder)")
-        from depsev.predict.inference import checkpoint_model_config, read_config
+        from depsev.checkpoint import checkpoint_model_config, read_config
 
         model_cfg = checkpoint_model_config(read_config(Path(args.model))).to_dict()
         result = {"end_to_end": pbench.bench_predict(args.model, normalize_dir=args.normalize,

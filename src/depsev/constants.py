@@ -38,6 +38,8 @@ BAND_LABELS = ["0-4", "5-9", "10-14", "15-19", "20-24"]
 N_BANDS = 5
 PHQ_MIN, PHQ_MAX = 0, 24
 BINARY_THRESHOLD = 10
+#: columns of the band probabilities in every chunk / participant prediction table
+P_BAND_COLUMNS = [f"p_band_{k}" for k in range(N_BANDS)]
 
 #: interviewer types: Wizard-of-Oz (human-controlled) and autonomous AI agent
 WOZ, AI = "woz", "ai"
@@ -46,6 +48,8 @@ WOZ_ID_RANGE = (300, 492)  # inclusive
 AI_ID_RANGE = (600, 718)  # inclusive
 
 SPLITS = ("train", "dev", "test")
+#: model batch keys (sequence, mask) of each stream: shards, datasets, models, export and predict
+STREAM_KEYS = {"audio": ("xa", "ma"), "video": ("xv", "mv")}
 AUDIO_SR = 16000
 
 

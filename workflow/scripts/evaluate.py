@@ -17,8 +17,8 @@ from depsev.workflow import job, write_json
 with job(snakemake):  # noqa: F821 - injected by Snakemake
     from depsev.corpus.manifest import read_manifest
     from depsev.evaluate.aggregate import DEFAULT_WEIGHTING, choose_weighting
+    from depsev.evaluate.predictions import predict_split, split_dataset
     from depsev.evaluate.tables import evaluate_predictions
-    from depsev.predict.inference import predict_split, split_dataset
 
     sm = snakemake  # noqa: F821
     manifest = read_manifest(sm.input.manifest)

@@ -43,7 +43,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset, WeightedRandomSampler
 
-from depsev.constants import INTERVIEWERS, N_BANDS, PHQ_MAX, PHQ_MIN, SPLITS, phq_band
+from depsev.constants import INTERVIEWERS, N_BANDS, PHQ_MAX, PHQ_MIN, SPLITS, STREAM_KEYS, phq_band
 from depsev.errors import InputError
 from depsev.hashing import file_sha256
 from depsev.shards.schema import (
@@ -59,8 +59,6 @@ from depsev.shards.schema import (
 PURPOSES = ("train", "evaluate")
 #: tensor keys of one item / one collated batch
 BATCH_KEYS = ("xa", "ma", "xv", "mv", "z", "y", "band", "participant_id", "index")
-#: batch keys of each stream's sequence and mask
-STREAM_KEYS = {"audio": ("xa", "ma"), "video": ("xv", "mv")}
 #: label columns copied from the shards into :attr:`ChunkDataset.labels`
 LABEL_COLUMNS = ["participant_id", "split", "interviewer", "phq_score", "band", "chunk_index",
                  "start_time", "end_time", "valid_share", "n_steps"]

@@ -70,10 +70,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from depsev.constants import INTERVIEWERS, N_BANDS, PHQ_MAX, PHQ_MIN, SPLITS
+from depsev.constants import INTERVIEWERS, N_BANDS, P_BAND_COLUMNS, PHQ_MAX, PHQ_MIN, SPLITS
 from depsev.errors import InputError
 
-P_BAND_COLUMNS = [f"p_band_{k}" for k in range(N_BANDS)]
 TRUTH_COLUMNS = ["phq_score", "interviewer", "gender", "split"]
 #: columns a chunk-prediction table must have
 CHUNK_COLUMNS = ["participant_id", "mu", "var", *P_BAND_COLUMNS, *TRUTH_COLUMNS]

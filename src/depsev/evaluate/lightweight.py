@@ -219,8 +219,8 @@ def lightweight_from_checkpoints(model_dirs: Sequence[str | Path], *, chunks: Ma
     The random forest has no FLOPs or torch latency in this sense and is listed with a note.  Chunk
     sizes are the run's (the demo's are smaller than the paper's); the published row is the paper's.
     """
+    from depsev.checkpoint import checkpoint_model_config, load_checkpoint
     from depsev.evaluate.tables import dataset_label
-    from depsev.predict.inference import checkpoint_model_config, load_checkpoint
 
     cfg_chunks = ChunkConfig.coerce({**chunks, "dataset_kind": dataset_kind})
     rows = []

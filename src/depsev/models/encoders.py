@@ -18,13 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from depsev.constants import STREAM_KEYS
 from depsev.errors import InputError
 from depsev.models.config import ModelConfig
 
 #: the two streams, in the order used by every [B, 2] "per-modality" tensor (alpha, used)
 STREAMS = ("audio", "video")
-#: batch keys (sequence, mask) of each stream
-STREAM_KEYS = {"audio": ("xa", "ma"), "video": ("xv", "mv")}
 #: number of interviewer types (z = 0 woz, 1 ai)
 N_INTERVIEWERS = 2
 

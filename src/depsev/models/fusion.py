@@ -34,11 +34,11 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from depsev.constants import STREAM_KEYS
 from depsev.errors import InputError
 from depsev.models.config import ModelConfig
 from depsev.models.encoders import (
     N_INTERVIEWERS,
-    STREAM_KEYS,
     STREAMS,
     check_stream,
     make_encoder,

@@ -1,1 +1,6 @@
-"""Inference on trained models: checkpoint loading, chunk predictions (never imports depsev.train)."""
+"""Using trained models: ``depsev predict`` on a new session (:mod:`~depsev.predict.session`), ONNX export
+(:mod:`~depsev.predict.export`) and latency benchmarks (:mod:`~depsev.predict.bench`).
+
+The model folder and the batched inference loop they use sit below this package, in
+:mod:`depsev.checkpoint` and :mod:`depsev.inference`; it never imports :mod:`depsev.train`.
+"""

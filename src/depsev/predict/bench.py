@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from depsev.constants import STREAM_KEYS
 from depsev.models import ModelConfig, build_model
 from depsev.models.flops import encoder_length
-from depsev.predict.export import STREAM_INPUTS, example_inputs
+from depsev.predict.export import example_inputs
 
 #: the paper's chunk sizes (face frames, VGGish frames) and latency batch
 PAPER_STEPS = {"video": 5000, "audio": 300}
@@ -191,26 +192,19 @@ def modality_costs(model_dir: str | Path, shard_root: str | Path, split: str = "
                    batch_size: int = 64) -> dict[str, Any]:
     """Participant-level MAE of a fusion checkpoint on ``split`` with both streams, audio only and
     face only (the other stream's inputs removed from every batch), and the training-mean MAE."""
-    from depsev.data.dataset import ChunkDataset
+    from depsev.checkpoint import load_checkpoint
     from depsev.evaluate.aggregate import aggregate_participants
-    from depsev.predict.inference import chunk_table, load_checkpoint, prediction_arrays
+    from depsev.evaluate.predictions import open_split
+    from depsev.inference import chunk_table, dataset_batches, predict_batches
 
     model, config = load_checkpoint(model_dir)
-    ds = ChunkDataset.from_shards(shard_root, config.get("shard_modality", "fusion"), split,
-                                  purpose="evaluate")
-    keys = ("xa", "ma", "xv", "mv", "z", "index")
+    ds = open_split(shard_root, config.get("shard_modality", "fusion"), split)
+    keys = (*STREAM_KEYS["audio"], *STREAM_KEYS["video"], "z", "index")
     out: dict[str, Any] = {"split": split, "chunks": len(ds), "model_dir": str(model_dir),
                            "synthetic": config.get("synthetic")}
-    variants = (("both", ()), ("audio_only", STREAM_INPUTS["video"]), ("face_only", STREAM_INPUTS["audio"]))
+    variants = (("both", ()), ("audio_only", STREAM_KEYS["video"]), ("face_only", STREAM_KEYS["audio"]))
     for name, drop in variants:
-        parts: dict[str, list[np.ndarray]] = {}
-        for start in range(0, len(ds), batch_size):
-            rows = range(start, min(start + batch_size, len(ds)))
-            sub = {k: torch.stack([ds[i][k] for i in rows]) for k in keys if k not in drop}
-            with torch.no_grad():
-                for k, v in prediction_arrays(model(sub), sub["index"]).items():
-                    parts.setdefault(k, []).append(v)
-        arrays = {k: np.concatenate(v) for k, v in parts.items()}
+        arrays = predict_batches(model, dataset_batches(ds, batch_size, [k for k in keys if k not in drop]))
         people = aggregate_participants(chunk_table(ds, arrays))
         out[name] = float(np.mean(np.abs(people["mu"] - people["phq_score"])))
         out["participants"] = len(people)

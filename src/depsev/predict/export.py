@@ -38,9 +38,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from depsev.checkpoint import MODEL_FILE, load_checkpoint
+from depsev.constants import STREAM_KEYS
 from depsev.errors import InputError
 from depsev.models import model_streams
-from depsev.predict.inference import MODEL_FILE, load_checkpoint
 
 ONNX_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
@@ -48,7 +49,6 @@ EXPORT_JSON = "export.json"
 OPSET = 18
 #: parity tolerance of fp32 ONNX against PyTorch (max absolute difference of every output)
 FP32_TOLERANCE = 1e-4
-STREAM_INPUTS = {"audio": ("xa", "ma"), "video": ("xv", "mv")}
 OPTIONAL_OUTPUTS = ("gate", "alpha")
 
 
@@ -62,7 +62,7 @@ class ExportWrapper(torch.nn.Module):
     def forward(self, *args: torch.Tensor) -> tuple[torch.Tensor, ...]:
         batch: dict[str, torch.Tensor] = {}
         for i, s in enumerate(self.streams):
-            kx, km = STREAM_INPUTS[s]
+            kx, km = STREAM_KEYS[s]
             batch[kx], batch[km] = args[2 * i], args[2 * i + 1]
         batch["z"] = args[-1]
         pred = self.model(batch)
@@ -72,7 +72,7 @@ class ExportWrapper(torch.nn.Module):
 
 
 def input_names(streams: tuple[str, ...]) -> list[str]:
-    return [k for s in streams for k in STREAM_INPUTS[s]] + ["z"]
+    return [k for s in streams for k in STREAM_KEYS[s]] + ["z"]
 
 
 def stream_shapes(config: dict) -> dict[str, tuple[int, int]]:
@@ -92,7 +92,7 @@ def example_inputs(shapes: dict[str, tuple[int, int]], batch_size: int, seed: in
     g = torch.Generator().manual_seed(seed)
     batch: dict[str, torch.Tensor] = {}
     for s, (steps, dim) in shapes.items():
-        kx, km = STREAM_INPUTS[s]
+        kx, km = STREAM_KEYS[s]
         batch[kx] = torch.randn(batch_size, steps, dim, generator=g)
         lengths = torch.randint(1, steps + 1, (batch_size,), generator=g)
         batch[km] = torch.arange(steps)[None, :] < lengths[:, None]
@@ -280,13 +280,13 @@ def compare_on_shards(model_dir: str | Path, export_dir: str | Path, shard_root:
                       split: str = "dev", threads: int | None = None) -> dict[str, Any]:
     """Torch vs fp32 ONNX vs int8 ONNX on ``<shard_root>/<shard modality>/<split>`` shards: max abs
     differences, participant-level MAE of each, and the file sizes."""
-    from depsev.data.dataset import ChunkDataset
     from depsev.evaluate.aggregate import aggregate_participants
-    from depsev.predict.inference import chunk_table
+    from depsev.evaluate.predictions import open_split
+    from depsev.inference import chunk_table
 
     model, config = load_checkpoint(model_dir)
     sm = config.get("shard_modality", config["modality"])
-    ds = ChunkDataset.from_shards(shard_root, sm, split, purpose="evaluate")
+    ds = open_split(shard_root, sm, split)
     batch = {k: torch.stack([ds[i][k] for i in range(len(ds))]) for k in (*input_names(model_streams(
         config["modality"]))[:-1], "z", "index")}
     export_dir = Path(export_dir)

@@ -16,13 +16,12 @@ Pipeline (every stage is the workflow's own library code, never a copy):
    (:func:`resolve_preparation`, :func:`resolve_vggish`); feature set, VGGish weights and the
    TRAINING run's normalization statistics (``results/normalize/{video,audio}.json``, sha256
    recorded in the model's ``config.json``) are compared with
-   :func:`depsev.predict.inference.check_features_match`; any difference is refused with a message
+   :func:`depsev.checkpoint.check_features_match`; any difference is refused with a message
    naming it;
 4. normalization and chunking with the model's chunk configuration, by the shard stage's own code:
    :func:`depsev.shards.session.load_stream` and :func:`depsev.shards.session.plan_chunks` (the audio
    of a fusion chunk placed on the video chunk's time axis);
-5. the model (:func:`depsev.predict.inference.load_checkpoint`,
-   :func:`~depsev.predict.inference.prediction_arrays`)
+5. the model (:func:`depsev.checkpoint.load_checkpoint`, :func:`depsev.inference.predict_batches`)
    and the participant-level combination of the chunks
    (:func:`depsev.evaluate.aggregate.aggregate_participants`), also on every prefix of the session
    (the running estimate as the interview goes on).
@@ -62,27 +61,24 @@ import torch
 from scipy.stats import norm
 
 from depsev import __version__
+from depsev.checkpoint import MODEL_FILE, check_features_match, load_checkpoint
 from depsev.constants import (
     BAND_LABELS,
     BINARY_THRESHOLD,
     INTERVIEWERS,
+    P_BAND_COLUMNS,
     PHQ_MAX,
     PHQ_MIN,
+    STREAM_KEYS,
     face_feature_set_name,
     interviewer_from_id,
 )
 from depsev.errors import InputError
-from depsev.evaluate.aggregate import P_BAND_COLUMNS, aggregate_participants
+from depsev.evaluate.aggregate import aggregate_participants
 from depsev.features.io import read_feature_meta
 from depsev.hashing import file_sha256
+from depsev.inference import predict_batches, prediction_frame
 from depsev.models import model_streams
-from depsev.predict.inference import (
-    MODEL_FILE,
-    check_features_match,
-    load_checkpoint,
-    prediction_arrays,
-    prediction_frame,
-)
 from depsev.qc import face_clock_problems
 from depsev.shards.chunks import STREAM_SOURCES, ChunkConfig
 from depsev.shards.normalize import load_stats
@@ -522,11 +518,10 @@ def session_streams(bundle: ModelBundle, feats: SessionFeatures, used: Sequence[
 
 def chunk_batch(plan: SessionChunks, z: int) -> dict[str, torch.Tensor]:
     """Model batch of every chunk: ``xa/ma``, ``xv/mv`` of the used streams, ``z``, ``index``."""
-    keys = {"audio": ("xa", "ma"), "video": ("xv", "mv")}
     batch: dict[str, torch.Tensor] = {}
     n = len(plan.entries)
     for s in plan.entries[0] if n else ():
-        kx, km = keys[s]
+        kx, km = STREAM_KEYS[s]
         batch[kx] = torch.from_numpy(np.stack([e[s].seq for e in plan.entries]))
         batch[km] = torch.from_numpy(np.stack([e[s].mask for e in plan.entries]))
     batch["z"] = torch.full((n,), int(z), dtype=torch.int64)
@@ -534,18 +529,13 @@ def chunk_batch(plan: SessionChunks, z: int) -> dict[str, torch.Tensor]:
     return batch
 
 
-@torch.no_grad()
 def run_model(model: torch.nn.Module, batch: dict[str, torch.Tensor], batch_size: int = 16
               ) -> dict[str, np.ndarray]:
-    """Model outputs (:func:`~depsev.predict.inference.prediction_arrays`) for every chunk."""
-    model.eval()
+    """Model outputs (:func:`depsev.inference.predict_batches`) for every chunk of ``batch``, in
+    slices of ``batch_size``."""
     n = int(batch["z"].shape[0])
-    parts: dict[str, list[np.ndarray]] = {}
-    for start in range(0, n, batch_size):
-        sub = {k: v[start:start + batch_size] for k, v in batch.items()}
-        for k, v in prediction_arrays(model(sub), sub["index"]).items():
-            parts.setdefault(k, []).append(v)
-    return {k: np.concatenate(v) for k, v in parts.items()}
+    return predict_batches(model, ({k: v[start:start + batch_size] for k, v in batch.items()}
+                                   for start in range(0, n, batch_size)))
 
 
 # ---------------------------------------------------------------- combining chunks

@@ -4,7 +4,7 @@
 It opens the TRAIN and DEV shards only, with ``purpose="train"`` (the test split is refused by
 :class:`depsev.data.ChunkDataset`), builds the model (:func:`depsev.models.build_model`) or the
 random forest (kind :data:`RF_KIND`), trains it, and writes a checkpoint folder
-(:mod:`depsev.train.checkpoint`).  Shards used per model:
+(:func:`depsev.checkpoint.save_checkpoint`).  Shards used per model:
 
 - ``expert`` / ``moe`` with modality ``audio`` or ``video``: ``<shard_root>/<modality>/``;
 - ``fusion`` (modality ``fusion``) and the baselines with modality ``fusion``:
@@ -43,16 +43,16 @@ import pandas as pd
 import torch
 
 from depsev import __version__
+from depsev.checkpoint import load_checkpoint, save_checkpoint
 from depsev.data.dataset import ChunkDataset, data_fingerprint, split_dir
 from depsev.errors import InputError
 from depsev.features.io import read_feature_meta
+from depsev.inference import chunk_table, forest_predictions, summary_features
 from depsev.models import KINDS, MIXTURE_KINDS, ModelConfig, build_model, count_parameters
 from depsev.models import model_streams as _model_streams
 from depsev.models.baselines import make_random_forest
 from depsev.models.experts import init_prediction_priors
-from depsev.predict.inference import chunk_table, forest_predictions, summary_features
 from depsev.shards.chunks import STREAM_SOURCES
-from depsev.train.checkpoint import save_checkpoint
 from depsev.train.config import TrainConfig
 from depsev.train.trainer import Trainer, participant_table
 
@@ -63,8 +63,6 @@ RF_KIND = "rf"
 ALL_KINDS = (*KINDS, RF_KIND)
 #: splits training code reads -- never "test"
 TRAINING_SPLITS = ("train", "dev")
-#: chunks per block when computing random-forest summary features (bounds memory for 4096-d audio)
-RF_FEATURE_BLOCK = 64
 
 
 def shard_modality(kind: str, modality: str) -> str:
@@ -207,7 +205,7 @@ def feature_preparation(train: ChunkDataset, dev: ChunkDataset, modality: str, *
                         feature_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """How the model's training features were prepared (``config.json["features"]["preparation"]``).
 
-    Keys are :func:`depsev.predict.session.predict_session`'s argument names where one exists:
+    Keys are the argument names of ``depsev predict``'s ``predict_session`` where one exists:
     ``segmentation``, ``denoise``, ``normalize_audio`` (audio_clean), ``confidence_threshold``
     (face_frames), ``min_coverage`` (chunking), ``vggish_weights_mode`` / ``_file`` / ``_sha256``
     (the sha256 of the weights file, pretrained weights only), ``feature_sets`` (per stream), and,
@@ -358,8 +356,6 @@ def train_model(shard_root: str | Path, out_dir: str | Path, *, kind: str, modal
 def _load_expert(ckpt: str | Path, modality: str, who: str | None, shuffle_labels: bool | None = None
                  ) -> torch.nn.Module:
     """A trained expert checkpoint of ``modality`` (for interviewer type ``who`` when given), checked."""
-    from depsev.train.checkpoint import load_checkpoint
-
     expert, cfg = load_checkpoint(ckpt)
     wrong_who = who is not None and cfg.get("interviewer") != who
     if cfg.get("kind") != "expert" or cfg.get("modality") != modality or wrong_who:

@@ -46,9 +46,10 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, RandomSampler
 
-from depsev.data.dataset import STREAM_KEYS, ChunkDataset, balanced_sampler
+from depsev.constants import STREAM_KEYS
+from depsev.data.dataset import ChunkDataset, balanced_sampler
 from depsev.evaluate.aggregate import aggregate_participants
-from depsev.predict.inference import chunk_table, prediction_arrays
+from depsev.inference import chunk_table, predict_batches, to_device
 from depsev.train.config import TrainConfig
 
 #: columns of the per-epoch learning curves
@@ -129,10 +130,6 @@ def loss_total(out: Any) -> Tensor:
     return out.total if hasattr(out, "total") else out
 
 
-def to_device(batch: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-
-
 class Trainer:
     """Fit ``model`` on ``train`` with ``loss``; choose the epoch by dev participant MAE."""
 
@@ -202,21 +199,19 @@ class Trainer:
         modalities = getattr(self.model, "modalities", None)
         return modalities is None or len(modalities) >= 2
 
-    @torch.no_grad()
     def predict(self, dataset: ChunkDataset) -> tuple[pd.DataFrame, float]:
-        """Chunk-level predictions of ``dataset`` (eval mode) and the mean chunk loss."""
-        self.model.eval()
-        parts: dict[str, list[np.ndarray]] = {}
+        """Chunk-level predictions of ``dataset`` (eval mode, no gradients:
+        :func:`depsev.inference.predict_batches`) and the mean chunk loss."""
         total, seen = 0.0, 0
-        for batch in self._eval_loader(dataset):
-            batch = to_device(batch, self.device)
-            pred = self.model(batch)
+
+        def add_loss(pred: Any, batch: dict[str, Tensor]) -> None:
+            nonlocal total, seen
             n = int(batch["y"].shape[0])
             total += float(loss_total(self.loss(pred, batch["y"], batch["band"]))) * n
             seen += n
-            for k, v in prediction_arrays(pred, batch["index"]).items():
-                parts.setdefault(k, []).append(v)
-        return chunk_table(dataset, {k: np.concatenate(v) for k, v in parts.items()}), total / max(seen, 1)
+
+        out = predict_batches(self.model, self._eval_loader(dataset), device=self.device, on_batch=add_loss)
+        return chunk_table(dataset, out), total / max(seen, 1)
 
     # ------------------------------------------------------------------ the loop
     def fit(self) -> TrainResult:

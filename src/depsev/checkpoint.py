@@ -1,7 +1,37 @@
-"""Inference shared by training (dev predictions), evaluation and ``depsev predict``.
+"""A trained model's folder: its file names, writing it, and loading it back safely.
 
-Lives outside ``depsev.train`` so that evaluation and prediction never import training code:
-checkpoint loading, chunk-level prediction tables, and the random-forest baseline's prediction.
+Below :mod:`depsev.train` (which writes the folder), :mod:`depsev.evaluate` and :mod:`depsev.predict`
+(which read it): it imports none of them.
+
+Files written by :func:`save_checkpoint` into ``out_dir``:
+
+``model.pt``
+    the state dict of the chosen (best dev) epoch (``torch.save``; neural models), or
+``model.skops``
+    the fitted random forest in skops' format (no pickle: loading it runs no code;
+    :func:`load_forest` also bounds-checks its trees);
+``config.json``
+    everything needed to rebuild and judge the model: ``kind``, ``modality``, ``interviewer``,
+    ``seed``, ``shuffle_labels``, the RESOLVED ``model`` and ``train`` configs, ``data`` (the
+    fingerprint of the train and dev shards), ``features`` (provenance from the shard metadata:
+    VGGish weights mode, feature sets, normalization sha256, dataset kind; and ``preparation``: how
+    the features were prepared -- audio cleaning settings, face confidence threshold, min_coverage,
+    VGGish weights file sha256 -- which ``depsev predict`` uses as its defaults and checks explicit
+    arguments against, see :func:`depsev.train.run.feature_preparation`), ``synthetic``, and the
+    ``result`` (best epoch, dev participant MAE of the model and of the training-mean predictor);
+``curves.csv``
+    per epoch: train loss, dev loss, dev participant MAE / RMSE (neural models); the figure is drawn by
+    :func:`depsev.evaluate.report.render_training_curves` (rule ``curves_render``:
+    ``snakemake results/plots/curves/<model>-seed<k>.png``), not in the training job (matplotlib costs
+    ~1 s of every training job's start-up);
+``dev_predictions.parquet``
+    chunk-level dev predictions of the chosen epoch (``participant_id, chunk_index, ..., mu, var,
+    p_band_0..4`` -- the input of :func:`depsev.evaluate.aggregate.aggregate_participants`).
+
+:func:`load_checkpoint` rebuilds the model (torch weights with ``weights_only=True``; the forest with
+skops, trusting only scikit-learn's tree arrays, which :func:`check_forest` bounds-checks) and refuses
+pickles, checkpoints of another shard schema version (:func:`check_checkpoint_version`) and, through
+:func:`check_features_match`, inputs prepared differently from the training data.
 """
 
 from __future__ import annotations
@@ -13,12 +43,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 
-from depsev.constants import BAND_EDGES, INTERVIEWERS, N_BANDS
 from depsev.errors import InputError
-from depsev.evaluate.aggregate import P_BAND_COLUMNS
-from depsev.models import ModelConfig, batch_summary_features
-from depsev.models import model_streams as _model_streams
+from depsev.models import ModelConfig
 
 MODEL_FILE = "model.pt"
 #: the random forest, in skops' format: loading it runs no code (a pickle could)
@@ -29,85 +57,44 @@ LEGACY_PICKLE = "model.joblib"
 #: without bounds checks -- :func:`check_forest` checks them after loading, before any prediction
 FOREST_TRUSTED = ("sklearn.tree._tree.Tree",)
 CONFIG_FILE = "config.json"
-#: chunks per block when computing random-forest summary features (bounds memory for 4096-d audio)
-RF_FEATURE_BLOCK = 64
+CURVES_CSV = "curves.csv"
+DEV_PREDICTIONS = "dev_predictions.parquet"
 
 
-def prediction_arrays(pred: Any, index: torch.Tensor) -> dict[str, np.ndarray]:
-    """One batch's model output as numpy arrays (``mu``, ``var``, ``probs`` and, where the model
-    has them, the expert ``gate`` and modality ``alpha`` weights)."""
-    cols = {"mu": pred.mu, "var": pred.var, "probs": torch.softmax(pred.logits.float(), dim=-1)}
-    if getattr(pred, "gate", None) is not None:
-        cols["gate"] = pred.gate
-    if getattr(pred, "alpha", None) is not None:
-        cols["alpha"] = pred.alpha
-    out = {k: v.detach().float().cpu().numpy() for k, v in cols.items()}
-    out["index"] = index.cpu().numpy()
-    return out
+# ---------------------------------------------------------------- writing
+def write_config(out_dir: Path, config: dict[str, Any]) -> Path:
+    """Write ``config.json`` (indented, sorted keys) into ``out_dir``; return its path."""
+    path = out_dir / CONFIG_FILE
+    path.write_text(json.dumps(config, indent=2, sort_keys=True, default=str) + "\n")
+    return path
 
 
-def chunk_table(dataset: Any, out: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Chunk predictions joined to the dataset's labels (columns of ``aggregate_participants``).
+def save_checkpoint(out_dir: str | Path, config: dict[str, Any], *, model: nn.Module | None = None,
+                    estimator: Any = None, curves: pd.DataFrame | None = None,
+                    dev_predictions: pd.DataFrame | None = None) -> dict[str, Path]:
+    """Write the files of the module docstring (which ones: what is given); return their paths.
 
-    ``out``: ``index`` (rows of ``dataset.labels``), ``mu``, ``var``, ``probs [N, 5]``, optional
-    ``gate [N, 2]`` (woz, ai) and ``alpha [N, 2]`` (audio, video).
+    Exactly one of ``model`` (torch) and ``estimator`` (scikit-learn) must be given.
     """
-    labels = dataset.labels.iloc[out["index"]].reset_index(drop=True)
-    df = labels[["participant_id", "chunk_index", "split", "interviewer", "phq_score", "band"]].copy()
-    df["gender"] = labels["gender"] if "gender" in labels else ""
-    return pd.concat([df, prediction_frame(out)], axis=1)
-
-
-def prediction_frame(out: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Chunk predictions as a table: ``mu, var, p_band_0..4`` (+ ``gate_*``, ``alpha_*``)."""
-    df = pd.DataFrame({"mu": out["mu"].astype(np.float64), "var": out["var"].astype(np.float64)})
-    probs = out["probs"].astype(np.float64)
-    probs = probs / probs.sum(axis=1, keepdims=True)
-    for k in range(N_BANDS):
-        df[P_BAND_COLUMNS[k]] = probs[:, k]
-    if "gate" in out:
-        for j, name in enumerate(INTERVIEWERS):
-            df[f"gate_{name}"] = out["gate"][:, j].astype(np.float64)
-    if "alpha" in out:
-        for j, name in enumerate(("audio", "video")):
-            df[f"alpha_{name}"] = out["alpha"][:, j].astype(np.float64)
-    return df
-
-
-
-
-def summary_features(dataset: Any, streams: tuple[str, ...], mcfg: ModelConfig,
-                     seed: int) -> np.ndarray:
-    """Random-forest inputs of every chunk (:func:`depsev.models.batch_summary_features`), in blocks."""
-    blocks = []
-    for start in range(0, len(dataset), RF_FEATURE_BLOCK):
-        idx = range(start, min(start + RF_FEATURE_BLOCK, len(dataset)))
-        items = [dataset[i] for i in idx]
-        batch = {k: torch.stack([it[k] for it in items]) for k in items[0]}
-        blocks.append(batch_summary_features(batch, streams, mcfg, seed=seed))
-    return np.concatenate(blocks, axis=0)
-
-
-def forest_predictions(forest: Any, x: np.ndarray, var_floor: float) -> dict[str, np.ndarray]:
-    """``mu`` = mean of the trees, ``var`` = their variance + ``var_floor``, ``probs`` = share of
-    trees whose prediction falls in each severity band."""
-    per_tree = np.stack([tree.predict(x) for tree in forest.estimators_])  # [trees, N]
-    bands = np.clip(np.digitize(per_tree, BAND_EDGES[1:-1]), 0, N_BANDS - 1)
-    probs = np.stack([(bands == k).mean(axis=0) for k in range(N_BANDS)], axis=1)
-    return {"mu": per_tree.mean(axis=0), "var": per_tree.var(axis=0) + var_floor, "probs": probs}
-
-
-
-
-def read_config(ckpt_dir: str | Path) -> dict[str, Any]:
-    """The ``config.json`` of a checkpoint folder (InputError when absent or not JSON)."""
-    path = Path(ckpt_dir) / CONFIG_FILE
-    if not path.is_file():
-        raise InputError(path, "checkpoint has no config.json")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"not valid JSON ({exc.msg})") from exc
+    if (model is None) == (estimator is None):
+        raise ValueError("give exactly one of model (torch) and estimator (scikit-learn)")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    if model is not None:
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        torch.save(state, out / MODEL_FILE)
+        paths["model"] = out / MODEL_FILE
+    else:
+        paths["model"] = save_forest(estimator, out / SKLEARN_FILE)
+    paths["config"] = write_config(out, config)
+    if curves is not None:
+        curves.to_csv(out / CURVES_CSV, index=False)
+        paths["curves_csv"] = out / CURVES_CSV
+    if dev_predictions is not None:
+        dev_predictions.to_parquet(out / DEV_PREDICTIONS, index=False)
+        paths["dev_predictions"] = out / DEV_PREDICTIONS
+    return paths
 
 
 def save_forest(estimator: Any, path: str | Path) -> Path:
@@ -117,6 +104,18 @@ def save_forest(estimator: Any, path: str | Path) -> Path:
     path = Path(path)
     sio.dump(estimator, path)
     return path
+
+
+# ---------------------------------------------------------------- reading
+def read_config(ckpt_dir: str | Path) -> dict[str, Any]:
+    """The ``config.json`` of a checkpoint folder (InputError when absent or not JSON)."""
+    path = Path(ckpt_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise InputError(path, "checkpoint has no config.json")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"not valid JSON ({exc.msg})") from exc
 
 
 def load_forest(path: str | Path) -> Any:
@@ -238,29 +237,6 @@ def checkpoint_model_config(config: dict) -> ModelConfig:
     return ModelConfig.from_dict(saved)
 
 
-@torch.no_grad()
-def predict_dataset(model: Any, config: dict, dataset: Any, *, batch_size: int = 64) -> pd.DataFrame:
-    """Chunk-level predictions of a loaded checkpoint on a :class:`depsev.data.ChunkDataset`."""
-    if config.get("kind") == "rf":
-        streams = _model_streams(config["modality"])
-        mcfg = checkpoint_model_config(config)
-        x = summary_features(dataset, streams, mcfg, int(config["train"]["seed"]))
-        pred = forest_predictions(model, x, mcfg.var_floor)
-        pred["index"] = np.arange(len(dataset))
-        return chunk_table(dataset, pred)
-    model.eval()
-    parts: dict[str, list[np.ndarray]] = {}
-    for start in range(0, len(dataset), batch_size):
-        items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
-        batch = {k: torch.stack([it[k] for it in items]) for k in items[0]}
-        for k, v in prediction_arrays(model(batch), batch["index"]).items():
-            parts.setdefault(k, []).append(v)
-    if not parts:
-        return chunk_table(dataset, {"index": np.zeros(0, int), "mu": np.zeros(0), "var": np.zeros(0),
-                                     "probs": np.zeros((0, N_BANDS))})
-    return chunk_table(dataset, {k: np.concatenate(v) for k, v in parts.items()})
-
-
 def check_features_match(config: dict, provenance: dict, where: str | Path) -> None:
     """Refuse inputs prepared differently from the model's training data (feature set, VGGish
     weights, normalization statistics)."""
@@ -271,37 +247,3 @@ def check_features_match(config: dict, provenance: dict, where: str | Path) -> N
         if json.dumps(trained[key], sort_keys=True) != json.dumps(provenance[key], sort_keys=True):
             raise InputError(where, f"features do not match the model: {key} is {provenance[key]!r} here "
                                     f"but the model was trained with {trained[key]!r}")
-
-
-def split_dataset(shard_dir: str | Path) -> Any:
-    """The :class:`~depsev.data.dataset.ChunkDataset` of ``results/shards/<modality>/<split>``
-    (``purpose="evaluate"``: true labels), to predict several checkpoints on one read."""
-    from depsev.data.dataset import ChunkDataset
-
-    shard_dir = Path(shard_dir)
-    return ChunkDataset.from_shards(shard_dir.parents[1], shard_dir.parent.name, shard_dir.name,
-                                    purpose="evaluate")
-
-
-def predict_split(model_dir: str | Path, shard_dir: str | Path, manifest: pd.DataFrame | None = None,
-                  dataset: Any = None) -> pd.DataFrame:
-    """Chunk predictions of the checkpoint in ``model_dir`` on the shards in ``shard_dir``
-    (``results/shards/<modality>/<split>``), with gender joined from the manifest.  ``dataset``: that
-    folder's :func:`split_dataset`, when the caller has read it already."""
-    shard_dir = Path(shard_dir)
-    model, config = load_checkpoint(model_dir)
-    split, modality = shard_dir.name, shard_dir.parent.name
-    if modality != config.get("shard_modality", modality):
-        raise InputError(shard_dir, f"model {model_dir} reads {config['shard_modality']} shards, "
-                                    f"not {modality}")
-    if dataset is None:
-        dataset = split_dataset(shard_dir)
-    elif (dataset.modality, dataset.split) != (modality, split):
-        raise ValueError(f"dataset of {dataset.modality}/{dataset.split} given for {shard_dir}")
-    check_features_match(config, dataset.provenance(), shard_dir)
-    df = predict_dataset(model, config, dataset)
-    if manifest is not None and len(df):
-        gender = dict(zip(manifest["participant_id"].astype(int), manifest["gender"].astype(str),
-                          strict=True))
-        df["gender"] = df["participant_id"].astype(int).map(gender).fillna("")
-    return df
