@@ -50,6 +50,8 @@ AI_ID_RANGE = (600, 718)  # inclusive
 SPLITS = ("train", "dev", "test")
 #: model batch keys (sequence, mask) of each stream: shards, datasets, models, export and predict
 STREAM_KEYS = {"audio": ("xa", "ma"), "video": ("xv", "mv")}
+#: the two streams
+STREAMS = tuple(STREAM_KEYS)
 AUDIO_SR = 16000
 
 

@@ -18,12 +18,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from depsev.constants import STREAM_KEYS
+from depsev.constants import STREAM_KEYS, STREAMS
 from depsev.errors import InputError
 from depsev.models.config import ModelConfig
 
 #: the two streams, in the order used by every [B, 2] "per-modality" tensor (alpha, used)
-STREAMS = ("audio", "video")
 #: number of interviewer types (z = 0 woz, 1 ai)
 N_INTERVIEWERS = 2
 
