@@ -4,10 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 . .venv/bin/activate
-# two worker processes (the suite's long files -- the whole-DAG run, the learning checks, SLURM -- run
-# side by side; a file's tests stay in one worker, so module fixtures are made once). Override with
-# DEPSEV_TEST_WORKERS=0 (no workers: e.g. for pdb) or another number.
-# One compute thread per worker (2 workers on a 2-core machine; the tests' tensors are small, and more
-# threads than cores only spin). A Snakemake run inside a test gives each job its rule's threads.
+# three worker processes: the suite's long files (the whole-DAG run, the SLURM run -- mostly waiting on
+# the scheduler --, the learning checks) start first and run side by side (tests/conftest.py orders
+# them); a file's tests stay in one worker, so module fixtures are made once. Override with
+# DEPSEV_TEST_WORKERS=0 (one process: e.g. for pdb) or another number.
+# One compute thread per worker (the tests' tensors are small, and more threads than cores only spin).
+# A Snakemake run inside a test gives each job its rule's threads.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
-python -m pytest -n "${DEPSEV_TEST_WORKERS:-2}" --dist loadfile "$@"
+python -m pytest -n "${DEPSEV_TEST_WORKERS:-3}" --dist loadfile --no-loadscope-reorder "$@"

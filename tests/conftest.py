@@ -15,6 +15,17 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
 
 
+#: the longest test files, started first: pytest-xdist (scripts/test.sh: --dist loadfile
+#: --no-loadscope-reorder) hands each worker one file at a time in collection order, so these run side
+#: by side from the start instead of queueing at the end
+LONG_FIRST = ("test_workflow.py", "test_slurm.py", "test_learning.py", "test_workflow_plan.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FIRST)))  # stable: file order kept
+
+
 @pytest.fixture(scope="session")
 def shared_fixtures() -> Path:
     if not SHARED_FIXTURES.is_dir():
