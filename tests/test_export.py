@@ -4,6 +4,7 @@ demo shards, int8 size and metric change (depsev.predict.export)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -81,3 +82,42 @@ def test_export_refuses_what_it_cannot_export(tmp_path):
 
     with pytest.raises(InputError, match="config.json"):
         export_model(tmp_path / "missing", tmp_path / "out")
+
+
+def test_export_prints_its_result_without_the_known_harmless_warnings(demo_run, tmp_path):
+    """`depsev export` in a fresh process (the exporter's messages come once per process): stdout is the
+    JSON result and stderr holds none of the messages depsev.quiet drops."""
+    import subprocess
+    import sys
+
+    from depsev.quiet import KNOWN_LOG_RECORDS, KNOWN_WARNINGS
+
+    res = subprocess.run([sys.executable, "-m", "depsev", "export", "--model", str(demo_run["audio"]),
+                          "--out", str(tmp_path / "onnx"), "--batch-size", "2", "--no-int8"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert json.loads(res.stdout)["outputs"] == ["mu", "var", "probs"]
+    for _, pattern, _ in KNOWN_WARNINGS + KNOWN_LOG_RECORDS:
+        assert not re.search(pattern, res.stderr), (pattern, res.stderr[-2000:])
+
+
+def test_only_the_known_messages_are_silenced(caplog):
+    import logging
+    import warnings
+
+    from depsev.quiet import known_warnings_silenced
+
+    registration = logging.getLogger("torch.onnx._internal.exporter._registration")
+    with caplog.at_level(logging.WARNING), warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with known_warnings_silenced():
+            warnings.warn("The tensor attributes a._flat_weights[0] were assigned during export", UserWarning,
+                          stacklevel=1)
+            warnings.warn("something else went wrong", UserWarning, stacklevel=1)
+            registration.warning("torchvision is not installed. Skipping %s", "torchvision::nms")
+            registration.warning("a real problem")
+            logging.warning("Please consider to run pre-processing before quantization.")
+        registration.warning("torchvision is not installed. Skipping %s", "after the block")
+    assert [str(w.message) for w in seen] == ["something else went wrong"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "a real problem", "torchvision is not installed. Skipping after the block"]

@@ -42,6 +42,7 @@ from depsev.checkpoint import MODEL_FILE, load_checkpoint
 from depsev.constants import STREAM_KEYS
 from depsev.errors import InputError
 from depsev.models import model_streams
+from depsev.quiet import known_warnings_silenced
 
 ONNX_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
@@ -170,13 +171,15 @@ def export_module(model: torch.nn.Module, modality: str, shapes: dict[str, tuple
     args = tuple(example[k] for k in names)
     out.mkdir(parents=True, exist_ok=True)
     fp32 = out / ONNX_FILE
-    with _exportable_interviewer_check(), torch.no_grad():
-        torch.onnx.export(wrapper, args, str(fp32), input_names=names, output_names=list(outputs),
-                          opset_version=opset, dynamo=True, external_data=False, verbose=False)
-    onnx.checker.check_model(str(fp32))
-    files = {"fp32": fp32}
-    if int8:
-        files["int8"] = quantize_int8(fp32, out / INT8_FILE)
+    # the exporter's and the quantizer's known-harmless messages are dropped (depsev.quiet says why)
+    with known_warnings_silenced():
+        with _exportable_interviewer_check(), torch.no_grad():
+            torch.onnx.export(wrapper, args, str(fp32), input_names=names, output_names=list(outputs),
+                              opset_version=opset, dynamo=True, external_data=False, verbose=False)
+        onnx.checker.check_model(str(fp32))
+        files = {"fp32": fp32}
+        if int8:
+            files["int8"] = quantize_int8(fp32, out / INT8_FILE)
     parity = {k: parity_check(model, p, streams, shapes, batch_size, seed=1) for k, p in files.items()}
     if parity["fp32"]["max_abs_diff"] > FP32_TOLERANCE:
         raise InputError(fp32, f"fp32 ONNX differs from PyTorch by {parity['fp32']['max_abs_diff']:.2e} "
