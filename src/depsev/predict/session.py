@@ -11,8 +11,9 @@ Pipeline (every stage is the workflow's own library code, never a copy):
    (and, optionally, :func:`depsev.features.egemaps.egemaps_session`, not used by the models);
    :func:`depsev.features.face.face_frames`;
 3. the features must match the model: the feature preparation (audio cleaning, face confidence
-   threshold, min_coverage, VGGish weights file) defaults to the training run's settings recorded
-   in ``config.json["features"]["preparation"]`` and an explicit other value is refused
+   threshold, min_coverage, VGGish weights file) defaults to the training run's settings, read from
+   the one key ``config.json["features"]["preparation"]`` (the train and dev shards' preparation,
+   :mod:`depsev.shards.preparation`), and an explicit other value is refused
    (:func:`resolve_preparation`, :func:`resolve_vggish`); feature set, VGGish weights and the
    TRAINING run's normalization statistics (``results/normalize/{video,audio}.json``, sha256
    recorded in the model's ``config.json``) are compared with
@@ -82,6 +83,8 @@ from depsev.models import model_streams
 from depsev.qc import face_clock_problems
 from depsev.shards.chunks import STREAM_SOURCES, ChunkConfig
 from depsev.shards.normalize import load_stats
+from depsev.shards.preparation import PREPARATION_KEY, session_preparation, vggish_weights
+from depsev.shards.preparation import vggish_weights as recorded_weights
 from depsev.shards.session import SessionChunks, Stream, load_stream, plan_chunks
 
 STATEMENT = ("Research measurement, not a diagnosis: this number comes from a model of speech and facial "
@@ -179,6 +182,11 @@ class ModelBundle:
         """Shard metadata per stream (feature set, dim, chunk_frames, steps, downsample, normalization)."""
         return self.config.get("features", {}).get("streams", {})
 
+    @property
+    def preparation(self) -> dict[str, Any]:
+        """How the training features were prepared: ``config.json["features"]["preparation"]``."""
+        return self.config["features"][PREPARATION_KEY]
+
 
 def default_normalize_dir(config: dict) -> Path:
     """``<shard_root>/../normalize``: where the training run wrote its statistics."""
@@ -197,6 +205,9 @@ def load_model_bundle(model_dir: str | Path, normalize_dir: str | Path | None = 
     missing = [s for s in streams if s not in infos]
     if missing:
         raise InputError(model_dir / "config.json", f"no feature provenance for stream(s) {missing}")
+    if not isinstance(config.get("features", {}).get(PREPARATION_KEY), dict):
+        raise InputError(model_dir / "config.json", f"no feature preparation recorded (features."
+                                                    f"{PREPARATION_KEY}): retrain the model with this depsev")
     ndir = Path(normalize_dir) if normalize_dir is not None else default_normalize_dir(config)
     bundle = ModelBundle(model=model, config=config, directory=model_dir, streams=streams,
                          model_sha256=file_sha256(model_dir / MODEL_FILE))
@@ -212,10 +223,9 @@ def load_model_bundle(model_dir: str | Path, normalize_dir: str | Path | None = 
 
 
 def _trained_features(bundle: ModelBundle, streams: Sequence[str]) -> dict[str, Any]:
-    feats = bundle.config.get("features", {})
     out: dict[str, Any] = {}
     if "audio" in streams:
-        out["vggish_weights"] = feats.get("weights")
+        out["vggish_weights"] = vggish_weights(bundle.preparation)
     for s in streams:
         info = bundle.stream_info[s]
         out[f"{s}.feature_set"] = info.get("feature_set")
@@ -247,17 +257,13 @@ def resolve_vggish(bundle: ModelBundle, weights: str | Path | None) -> tuple[str
     """``(weights, allow_random, record)`` for VGGish, checked against the training run's weights.
 
     ``None`` takes the trained weights: ``random`` for a random-weights model, else the weights file
-    the training run's configuration named (``preparation.vggish_weights_path``) when it exists here
+    the training run's VGGish stage read (``preparation.vggish_weights_path``) when it exists here
     and has the recorded sha256 -- otherwise the file must be given.  A given file is refused when
     its sha256 (recorded for pretrained weights) or, without a recorded sha256, its name differs from
     the trained file's; a renamed copy with the recorded sha256 is accepted.
     """
-    feats = bundle.config.get("features", {})
-    trained = feats.get("weights") or {}
-    prep = feats.get("preparation") or {}
-    mode = trained.get("weights_mode") or prep.get("vggish_weights_mode")
-    file = trained.get("weights_file") or prep.get("vggish_weights_file")
-    sha = prep.get("vggish_weights_sha256")
+    prep = bundle.preparation
+    mode, file, sha = (prep.get(f"vggish_weights_{k}") for k in ("mode", "file", "sha256"))
     rec: dict[str, Any] = {"trained_mode": mode, "trained_file": file, "trained_sha256": sha}
     if weights is None:
         if mode == "random":
@@ -289,7 +295,7 @@ def resolve_vggish(bundle: ModelBundle, weights: str | Path | None) -> tuple[str
 
 # ---------------------------------------------------------------- feature preparation
 #: feature-preparation arguments of :func:`predict_session` and the value each takes when the
-#: checkpoint records none (checkpoints written before ``features.preparation`` existed): the
+#: checkpoint's preparation records none (its training features' files did not record it): the
 #: workflow's defaults (config.yaml ``audio.*``, ``face.confidence_threshold``, ``chunks.min_coverage``)
 PREPARATION_DEFAULTS: dict[str, Any] = {"segmentation": "auto", "denoise": True, "normalize_audio": True,
                                         "confidence_threshold": 0.75, "min_coverage": 0.5}
@@ -297,8 +303,6 @@ PREPARATION_DEFAULTS: dict[str, Any] = {"segmentation": "auto", "denoise": True,
 PREPARATION_STREAM: dict[str, str | None] = {"segmentation": "audio", "denoise": "audio",
                                              "normalize_audio": "audio", "confidence_threshold": "video",
                                              "min_coverage": None}
-NOT_RECORDED = ("the checkpoint records no feature preparation (written before depsev recorded it): "
-                "settings not given took depsev's defaults, which must equal the training run's")
 
 
 def harmless_difference(key: str, trained: Any, given: Any) -> str | None:
@@ -326,13 +330,12 @@ def resolve_preparation(bundle: ModelBundle, wanted: Sequence[str], given: dict[
 
     A setting left as ``None`` takes the value recorded in the checkpoint
     (``config.json["features"]["preparation"]``, :func:`depsev.train.run.feature_preparation`), or
-    :data:`PREPARATION_DEFAULTS` when none is recorded (said so in the record).  An explicit value
+    :data:`PREPARATION_DEFAULTS` when that key records none (said so in the record).  An explicit value
     that differs from the recorded one is refused with :class:`~depsev.errors.InputError` naming the
     setting, the trained and the given value, unless :func:`harmless_difference` says why not; a
     setting of a stream not predicted from (``wanted``) is not compared.
     """
-    prep = bundle.config.get("features", {}).get("preparation")
-    recorded = prep if isinstance(prep, dict) else {}
+    recorded = bundle.preparation
     settings: dict[str, Any] = {}
     record: dict[str, Any] = {}
     for key, default in PREPARATION_DEFAULTS.items():
@@ -358,12 +361,9 @@ def resolve_preparation(bundle: ModelBundle, wanted: Sequence[str], given: dict[
         if not applies:
             entry["used"] = False
         record[key] = entry
-    if not recorded:
-        record["note"] = NOT_RECORDED
-    else:
-        for key in ("feature_sets", "segmentation_used", "sources", "conflicts"):
-            if key in recorded:
-                record[f"training_{key}"] = recorded[key]
+    for key in ("segmentation_used", "sessions"):
+        if key in recorded:
+            record[f"training_{key}"] = recorded[key]
     return settings, record
 
 
@@ -470,7 +470,7 @@ def audio_features(inputs: SessionInput, work: Path, feats: SessionFeatures, *, 
     with _timer(feats.timings, "vggish"):
         feats.qc["vggish"] = vggish_session(wav, segs, out, weights=weights, allow_random=allow_random,
                                             threads=threads)
-    feats.weights = {k: v for k, v in read_feature_meta(out).items() if "weight" in k}
+    feats.weights = vggish_weights(session_preparation("audio", read_feature_meta(out))[0])
     feats.files.update(clean_wav=wav, segments=segs, audio=out)
     if with_egemaps:
         from depsev.features.egemaps import egemaps_session
@@ -670,15 +670,13 @@ def _qc_record(inputs: SessionInput, feats: SessionFeatures, plan: SessionChunks
 def _provenance(bundle: ModelBundle, feats: SessionFeatures, inputs: SessionInput,
                 preparation: dict | None = None) -> dict:
     cfg = bundle.config
-    feat = cfg.get("features", {})
-    synthetic = bool(cfg.get("synthetic", feat.get("synthetic")))
-    kind = cfg.get("dataset_kind", feat.get("dataset_kind"))
+    synthetic, kind = bool(cfg.get("synthetic")), cfg.get("dataset_kind")
     return {
         "model_dir": str(bundle.directory), "model_file_sha256": bundle.model_sha256,
         "model": {"kind": cfg.get("kind"), "modality": cfg.get("modality"), "seed": cfg.get("seed"),
                   "dev_participant_mae": cfg.get("result", {}).get("dev_participant_mae")},
         "feature_set": {s: bundle.stream_info[s].get("feature_set") for s in bundle.streams},
-        "vggish_weights": feats.weights if feats.weights is not None else feat.get("weights"),
+        "vggish_weights": feats.weights if feats.weights is not None else vggish_weights(bundle.preparation),
         "normalization": {s: {"file": str(p), "sha256": file_sha256(p)}
                           for s, p in bundle.stats_files.items()},
         "training_dataset": {"kind": kind, "synthetic": synthetic,
@@ -726,14 +724,14 @@ def predict_session(model_dir: str | Path, session_dir: str | Path | None = None
     weights, allow_random = "", False
     if "audio" in wanted:
         weights, allow_random, prep_record["vggish_weights"] = resolve_vggish(bundle, vggish_weights)
-    recorded = bundle.config.get("features", {}).get("preparation") or {}
+    recorded = bundle.preparation
     if "video" in wanted:
         image = openface_image or recorded.get("openface_image")
         prep_record["openface_image"] = {
             "value": image, "trained": recorded.get("openface_image"),
             "source": "given" if openface_image else ("checkpoint" if image else "none")}
     # refuse mismatched normalization / feature sets before any feature is computed
-    check_session_features(bundle, wanted, bundle.config.get("features", {}).get("weights"), bundle.directory)
+    check_session_features(bundle, wanted, recorded_weights(recorded), bundle.directory)
     tmp = None if work_dir is not None else tempfile.TemporaryDirectory(prefix="depsev-predict-")
     work = Path(work_dir) if work_dir is not None else Path(tmp.name)  # type: ignore[union-attr]
     try:
@@ -836,8 +834,7 @@ def summarize(df: pd.DataFrame, running: pd.DataFrame, plan: SessionChunks, used
     if synthetic:
         notes.append("the model was trained on a SYNTHETIC demo cohort: the number says nothing "
                      "about a person")
-    weights = bundle.config.get("features", {}).get("weights") or {}
-    if "audio" in used and weights.get("weights_mode") == "random":
+    if "audio" in used and bundle.preparation.get("vggish_weights_mode") == "random":
         notes.append("VGGish features with RANDOM weights (synthetic demo only)")
     res: dict[str, Any] = {
         "statement": STATEMENT,
