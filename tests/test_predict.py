@@ -1,4 +1,4 @@
-"""``depsev predict`` on new sessions (depsev.predict.session): demo session, real fixtures,
+"""``depsev predict`` on new sessions (depsev.predict): demo session, real fixtures,
 missing modalities, mismatched features, bad inputs, missing-modality cost."""
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def _demo_files(run: dict, pid: int) -> dict[str, Path]:
 def test_demo_session_matches_the_workflow_and_reports_everything(demo_run, tmp_path):
     from depsev.evaluate.aggregate import aggregate_participants
     from depsev.evaluate.predictions import predict_split
-    from depsev.predict.session import STATEMENT, summary_line, write_result
+    from depsev.predict.result import STATEMENT, summary_line, write_result
 
     pid = demo_run["dev"][0]
     res = _predict(demo_run, pid)
@@ -304,7 +304,8 @@ def test_other_preparation_than_the_training_run_is_refused(demo_run):
 
 
 def test_settings_of_a_stream_not_predicted_from_are_not_compared(demo_run):
-    from depsev.predict.session import load_model_bundle, resolve_preparation
+    from depsev.predict.bundle import load_model_bundle
+    from depsev.predict.contract import resolve_preparation
 
     bundle = load_model_bundle(demo_run["fusion"], demo_run["normalize"])
     settings, record = resolve_preparation(bundle, ("audio",), {"confidence_threshold": 0.5})
@@ -314,7 +315,8 @@ def test_settings_of_a_stream_not_predicted_from_are_not_compared(demo_run):
 
 
 def test_old_checkpoints_are_refused_and_unrecorded_settings_take_defaults(demo_run, tmp_path):
-    from depsev.predict.session import load_model_bundle, resolve_preparation
+    from depsev.predict.bundle import load_model_bundle
+    from depsev.predict.contract import resolve_preparation
 
     model = tmp_path / "old-model"
     shutil.copytree(demo_run["fusion"], model)
@@ -358,7 +360,8 @@ def test_old_checkpoints_are_refused_and_unrecorded_settings_take_defaults(demo_
 
 def test_vggish_weights_file_is_checked_by_sha256(demo_run, tmp_path):
     from depsev.hashing import file_sha256
-    from depsev.predict.session import load_model_bundle, resolve_vggish
+    from depsev.predict.bundle import load_model_bundle
+    from depsev.predict.contract import resolve_vggish
 
     trained = tmp_path / "vggish-10086976.pth"
     trained.write_bytes(b"the trained weights")
@@ -390,7 +393,7 @@ def test_vggish_weights_file_is_checked_by_sha256(demo_run, tmp_path):
 
 # ---------------------------------------------------------------- real recordings
 def test_real_speech_and_openface_fixtures(demo_run, speech_fixtures, openface_fixtures):
-    from depsev.predict.session import summary_line
+    from depsev.predict.result import summary_line
 
     wav = speech_fixtures / "pyannote_sample_2speakers_16k.wav"
     csv = openface_fixtures / "default.csv"  # 288 frames at 15 fps: shorter than one 600-frame chunk
@@ -450,7 +453,7 @@ def test_silent_audio_no_face_and_missing_things(demo_run, tmp_path):
 
 
 def test_video_without_container_runtime_says_how_to_give_the_csv(demo_run, tmp_path, monkeypatch):
-    monkeypatch.setattr("depsev.predict.session.shutil.which", lambda name: None)
+    monkeypatch.setattr("depsev.predict.features.shutil.which", lambda name: None)
     video = tmp_path / "new.mp4"
     video.write_bytes(b"\x00" * 16)
     with pytest.raises(InputError, match="--openface"):
