@@ -25,10 +25,14 @@ from depsev.shards.chunks import (
     chunk_sequence,
 )
 from depsev.shards.normalize import save_stats
-from depsev.shards.schema import read_shards, rows_to_arrays
+from depsev.shards.schema import SCHEMA_VERSION, read_shards, rows_to_arrays
 from depsev.shards.session import pair_audio
 
 D_AUDIO = 8
+#: metadata of the test VGGish files, as vggish_session writes it (audio_clean's settings carried forward)
+VGGISH_META = {"stage": "vggish", "weights_mode": "random", "weights_file": "random", "sha256": "ab" * 32,
+               "audio_clean": {"segmentation": "auto", "segmentation_used": "transcript", "denoise": False,
+                               "normalize_audio": True}}
 
 
 # ---------------------------------------------------------------- helpers
@@ -43,7 +47,8 @@ def _chunk(n: int, size: int = 10, downsample: int = 1, min_coverage: float = 0.
                           min_coverage=min_coverage)
 
 
-def _write_face(root: Path, pid: int, times: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+def _write_face(root: Path, pid: int, times: np.ndarray, valid: np.ndarray | None = None,
+                meta: dict | None = None) -> np.ndarray:
     n = len(times)
     valid = np.ones(n, bool) if valid is None else valid
     x = _frames(n, len(FACE_FEATURES)) + pid  # distinct per participant
@@ -51,8 +56,11 @@ def _write_face(root: Path, pid: int, times: np.ndarray, valid: np.ndarray | Non
             "success": pa.array(valid.astype(np.int8)), "confidence": pa.array(np.ones(n, np.float32)),
             "valid": pa.array(valid)}
     cols.update({name: pa.array(x[:, j]) for j, name in enumerate(FACE_FEATURES)})
+    table = pa.table(cols)
+    if meta is not None:
+        table = table.replace_schema_metadata({b"depsev": json.dumps(meta).encode()})
     (root / "face").mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table(cols), root / "face" / f"{pid}.parquet", compression="zstd")
+    pq.write_table(table, root / "face" / f"{pid}.parquet", compression="zstd")
     return x
 
 
@@ -65,7 +73,7 @@ def _write_vggish(root: Path, pid: int, times: np.ndarray, x: np.ndarray | None 
     fc2 = pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1).astype(np.float32)), D_AUDIO)
     table = pa.table({"time": pa.array(times, pa.float64()), "clean_time": pa.array(times, pa.float64()),
                       "fc2": fc2})
-    table = table.replace_schema_metadata({b"depsev": json.dumps({"weights": "random"}).encode()})
+    table = table.replace_schema_metadata({b"depsev": json.dumps(VGGISH_META).encode()})
     (root / "vggish").mkdir(parents=True, exist_ok=True)
     pq.write_table(table, root / "vggish" / f"{pid}.parquet", compression="zstd")
     return x
@@ -274,6 +282,31 @@ def test_video_shards_round_trip_pyarrow_pandas_duckdb(tmp_path, stats):
     assert steps == labels["n_steps"].sum()
 
 
+def test_shards_carry_the_feature_preparation_of_the_feature_files(tmp_path, stats):
+    """The shard stage writes the preparation its feature files record (plus its min_coverage) into
+    the metadata; sessions prepared differently are refused, naming the setting."""
+    feat = tmp_path / "features"
+    face = {"stage": "face_frames", "confidence_threshold": 0.75, "openface_image": "docker://of@sha256:00"}
+    for pid in (300, 301):
+        _write_face(feat, pid, np.arange(12) / 30.0, meta=face)
+        _write_vggish(feat, pid, np.arange(12) * 0.96)
+    manifest = _manifest([(300, "dev", 3), (301, "dev", 12)])
+    build_shards(manifest, feat, stats, tmp_path / "s", modality="fusion", split="dev",
+                 cfg={**CFG, "min_coverage": 0.25})
+    prep = read_shards(tmp_path / "s" / "fusion" / "dev")[1]["preparation"]
+    assert prep == {"confidence_threshold": 0.75, "openface_image": "docker://of@sha256:00",
+                    "vggish_weights_mode": "random", "vggish_weights_file": "random", "segmentation": "auto",
+                    "denoise": False, "normalize_audio": True, "min_coverage": 0.25,
+                    "segmentation_used": {"transcript": 2}, "sessions": 2}
+    # the video shards carry the face settings only
+    build_shards(manifest, feat, stats, tmp_path / "s", modality="video", split="dev", cfg=CFG)
+    video = read_shards(tmp_path / "s" / "video" / "dev")[1]["preparation"]
+    assert video["confidence_threshold"] == 0.75 and "denoise" not in video and video["sessions"] == 2
+    _write_face(feat, 301, np.arange(12) / 30.0, meta={**face, "confidence_threshold": 0.5})
+    with pytest.raises(InputError, match=r"differently: confidence_threshold is 0\.5 here but 0\.75 in"):
+        build_shards(manifest, feat, stats, tmp_path / "s", modality="video", split="dev", cfg=CFG)
+
+
 def _chunk_list(x: np.ndarray):
     n = len(x)
     return chunk_sequence(x, np.ones(n, bool), np.arange(n) / 30.0, size=10, min_coverage=0.5)
@@ -287,7 +320,8 @@ def test_shard_metadata(tmp_path, stats):
     meta = read_shards(tmp_path / "shards" / "video" / "dev")[1]
     raw = pq.read_schema(tmp_path / "shards" / "video" / "dev" / "part-00000.parquet").metadata[b"depsev"]
     assert json.loads(raw) == meta
-    assert meta["schema_version"] == 2 and meta["modality"] == "video" and meta["split"] == "dev"
+    assert meta["schema_version"] == SCHEMA_VERSION == 3
+    assert meta["modality"] == "video" and meta["split"] == "dev"
     assert meta["dataset_kind"] == "demo" and meta["synthetic"] is True
     assert meta["min_coverage"] == 0.5 and meta["balance_train"] is False and meta["balance"] is None
     video = meta["streams"]["video"]
@@ -384,7 +418,11 @@ def test_audio_shards_nan_rows_masked(tmp_path, stats):
     assert qc["chunks"] == 2  # 4 + 3 examples (3/4 >= min_coverage)
     table, meta = read_shards(tmp_path / "s" / "audio" / "test")
     seq, mask, labels = rows_to_arrays(table, stream="audio")
-    assert seq.shape == (2, 4, D_AUDIO) and meta["weights"] == {"weights": "random"}
+    assert seq.shape == (2, 4, D_AUDIO) and meta["preparation"] == {
+        "vggish_weights_mode": "random", "vggish_weights_file": "random", "segmentation": "auto",
+        "denoise": False, "normalize_audio": True, "min_coverage": 0.5,
+        "segmentation_used": {"transcript": 1}, "sessions": 1}
+    assert "weights" not in meta
     assert mask.tolist() == [[True, True, False, True], [True, True, True, False]]
     assert not seq[0, 2].any() and labels["interviewer"].tolist() == ["ai", "ai"]
     assert meta["streams"]["audio"]["feature_set"] == "vggish_fc2"

@@ -41,10 +41,17 @@ def _chunk_arrays(rng: np.random.Generator, score: int, stream: str) -> tuple[np
     return x, mask
 
 
+#: the feature preparation of the written shards (as the shard stage records it)
+PREPARATION = {"vggish_weights_mode": "random", "vggish_weights_file": "random", "confidence_threshold": 0.75,
+               "min_coverage": 0.5, "segmentation_used": {}, "sessions": 0}
+
+
 def write_shards(root: Path, modality: str, split: str, cohort: dict[int, int] | None = None,
                  chunks_per_participant: int = 3, seed: int = 0, shard_rows: int = 16,
-                 unlabelled: tuple[int, ...] = (), wrong_split: str | None = None) -> Path:
-    """Write ``root/<modality>/<split>/part-*.parquet`` directly with the shard schema."""
+                 unlabelled: tuple[int, ...] = (), wrong_split: str | None = None,
+                 preparation: dict | None = None) -> Path:
+    """Write ``root/<modality>/<split>/part-*.parquet`` directly with the shard schema
+    (``preparation``: the shard metadata's feature preparation, default :data:`PREPARATION`)."""
     cohort = COHORT[split] if cohort is None else cohort
     rng = np.random.default_rng([seed, zlib.crc32(f'{modality}/{split}'.encode())])
     streams = list(STREAM_COLUMNS[modality])
@@ -53,7 +60,8 @@ def write_shards(root: Path, modality: str, split: str, cohort: dict[int, int] |
             "streams": {s: {"feature_set": f"test-{s}", "dim": DIMS[s], "steps": STEPS[s], "chunk_frames": 10,
                             "downsample": 1, "normalization": {"file": f"{s}.json", "sha256": "ab" * 32}}
                         for s in streams},
-            "weights": {"weights": "random"}, "dataset_kind": "demo", "synthetic": True, "balance": None}
+            "preparation": {**PREPARATION, "sessions": len(cohort)} if preparation is None else preparation,
+            "dataset_kind": "demo", "synthetic": True, "balance": None}
     schema = shard_schema(modality, dims).with_metadata(encode_metadata(meta))
     rows = []
     for pid, score in cohort.items():

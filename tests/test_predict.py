@@ -1,4 +1,4 @@
-"""``depsev predict`` on new sessions (depsev.predict.session): demo session, real fixtures,
+"""``depsev predict`` on new sessions (depsev.predict): demo session, real fixtures,
 missing modalities, mismatched features, bad inputs, missing-modality cost."""
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def _demo_files(run: dict, pid: int) -> dict[str, Path]:
 def test_demo_session_matches_the_workflow_and_reports_everything(demo_run, tmp_path):
     from depsev.evaluate.aggregate import aggregate_participants
     from depsev.evaluate.predictions import predict_split
-    from depsev.predict.session import STATEMENT, summary_line, write_result
+    from depsev.predict.result import STATEMENT, summary_line, write_result
 
     pid = demo_run["dev"][0]
     res = _predict(demo_run, pid)
@@ -223,45 +223,45 @@ def test_other_vggish_weights_or_feature_set_are_refused(demo_run, tmp_path):
 
 # ---------------------------------------------------------------- the training run's feature preparation
 def test_checkpoint_records_the_feature_preparation(demo_run):
-    """config.json records how the training features were prepared (from the feature files)."""
-    fusion = json.loads((Path(demo_run["fusion"]) / "config.json").read_text())["features"]["preparation"]
+    """config.json records how the training features were prepared, once, under
+    features.preparation: the preparation the train and dev shards carry, which the shard stage read
+    from the feature files."""
+    from depsev.data.dataset import ChunkDataset
+    from depsev.features.io import read_feature_meta
+    from depsev.train.run import feature_preparation
+
+    cfg = json.loads((Path(demo_run["fusion"]) / "config.json").read_text())
+    fusion = cfg["features"]["preparation"]
     assert fusion["segmentation"] == "auto" and fusion["denoise"] is False
     assert fusion["normalize_audio"] is True
     assert fusion["confidence_threshold"] == 0.75 and fusion["min_coverage"] == 0.5
     assert fusion["vggish_weights_mode"] == "random" and fusion["vggish_weights_file"] == "random"
     assert "vggish_weights_sha256" not in fusion  # recorded for pretrained weights files only
-    assert fusion["feature_sets"] == {"video": "openface2_pose_gaze_au49", "audio": "vggish_fc2"}
+    assert {s: cfg["features"]["streams"][s]["feature_set"] for s in ("video", "audio")} == {
+        "video": "openface2_pose_gaze_au49", "audio": "vggish_fc2"}
     assert set(fusion["segmentation_used"]) == {"transcript"}
-    assert fusion["sources"]["denoise"].startswith("feature files")
-    assert fusion["sources"]["min_coverage"] == "shards"
-    assert "conflicts" not in fusion
-    video = json.loads((Path(demo_run["video"]) / "config.json").read_text())["features"]["preparation"]
-    assert video["confidence_threshold"] == 0.75 and "denoise" not in video  # a face-only model
-
-
-def test_feature_preparation_from_the_workflow_config(demo_run):
-    from depsev.data.dataset import ChunkDataset
-    from depsev.train.run import feature_preparation
-
+    assert "weights" not in cfg["features"] and "feature_sets" not in fusion  # recorded once
+    # the train and dev shards' preparation, session counts summed
     shards = demo_run["shards"]
     train = ChunkDataset.from_shards(shards, "fusion", "train", purpose="train")
     dev = ChunkDataset.from_shards(shards, "fusion", "dev", purpose="train")
-    image = "docker://example/openface@sha256:" + "0" * 64
-    cfg = {"audio": {"denoise": True, "normalize": True, "segmentation": "auto",
-                     "vggish": {"weights": "random"}},
-           "face": {"confidence_threshold": 0.75}, "openface": {"image": image, "binary": "/bin/FE"}}
-    # no feature files: the configuration fills in, and says so
-    prep = feature_preparation(train, dev, "fusion", feature_dir=None, feature_config=cfg)
-    assert prep["denoise"] is True and prep["sources"]["denoise"] == "workflow config"
-    assert prep["openface_image"] == image and prep["openface_binary"] == "/bin/FE"
-    # the feature files win over a configuration that disagrees; the conflict is recorded
-    feats = Path(demo_run["root"]) / "results" / "features"
-    prep = feature_preparation(train, dev, "fusion", feature_dir=feats, feature_config=cfg)
-    assert prep["denoise"] is False
+    assert feature_preparation(train, dev) == fusion
     n = len({*train.labels["participant_id"], *dev.labels["participant_id"]})
-    assert prep["sources"]["denoise"] == f"feature files ({n} sessions)"
-    assert prep["conflicts"] == {"denoise": {f"feature files ({n} sessions)": False, "workflow config": True}}
-    assert prep["openface_image"] == image and prep["sources"]["openface_image"] == "workflow config"
+    assert fusion["sessions"] == sum(fusion["segmentation_used"].values()) == n
+    counts = ("sessions", "segmentation_used")
+    for split in (train, dev):
+        shard_prep = split.meta["preparation"]
+        assert {k: v for k, v in shard_prep.items() if k not in counts} == {
+            k: v for k, v in fusion.items() if k not in counts}
+    # ... which the shard stage read from the feature files (audio_clean carried forward by VGGish)
+    pid = int(train.labels["participant_id"].iloc[0])
+    feats = Path(demo_run["root"]) / "results" / "features"
+    vggish = read_feature_meta(feats / "vggish" / f"{pid}.parquet")
+    assert vggish["audio_clean"] == {"segmentation": "auto", "segmentation_used": "transcript",
+                                     "denoise": False, "normalize_audio": True}
+    assert read_feature_meta(feats / "face" / f"{pid}.parquet")["confidence_threshold"] == 0.75
+    video = json.loads((Path(demo_run["video"]) / "config.json").read_text())["features"]["preparation"]
+    assert video["confidence_threshold"] == 0.75 and "denoise" not in video  # a face-only model
 
 
 def test_recorded_preparation_is_used_by_default(demo_run):
@@ -304,7 +304,8 @@ def test_other_preparation_than_the_training_run_is_refused(demo_run):
 
 
 def test_settings_of_a_stream_not_predicted_from_are_not_compared(demo_run):
-    from depsev.predict.session import load_model_bundle, resolve_preparation
+    from depsev.predict.bundle import load_model_bundle
+    from depsev.predict.contract import resolve_preparation
 
     bundle = load_model_bundle(demo_run["fusion"], demo_run["normalize"])
     settings, record = resolve_preparation(bundle, ("audio",), {"confidence_threshold": 0.5})
@@ -313,39 +314,60 @@ def test_settings_of_a_stream_not_predicted_from_are_not_compared(demo_run):
         resolve_preparation(bundle, ("audio", "video"), {"confidence_threshold": 0.5})
 
 
-def test_old_checkpoint_without_recorded_preparation(demo_run, tmp_path):
-    from depsev.predict.session import NOT_RECORDED, load_model_bundle, resolve_preparation
+def test_old_checkpoints_are_refused_and_unrecorded_settings_take_defaults(demo_run, tmp_path):
+    from depsev.predict.bundle import load_model_bundle
+    from depsev.predict.contract import resolve_preparation
 
     model = tmp_path / "old-model"
     shutil.copytree(demo_run["fusion"], model)
     cfg = json.loads((model / "config.json").read_text())
-    del cfg["features"]["preparation"]
-    (model / "config.json").write_text(json.dumps(cfg))
     pid = demo_run["dev"][0]
+
+    def write(config: dict) -> None:
+        (model / "config.json").write_text(json.dumps(config))
+
+    # the layout before the shards carried the preparation (shard schema 2): refused, retrain
+    old = json.loads(json.dumps(cfg))
+    old["features"].update(schema_version=2, weights={"weights_mode": "random", "weights_file": "random"})
+    del old["features"]["preparation"]
+    write(old)
+    with pytest.raises(InputError, match="schema version 2.*feature preparation.*retrain it"):
+        _predict(demo_run, pid, model=model)
+    # the current schema without the preparation: refused too
+    none = json.loads(json.dumps(cfg))
+    del none["features"]["preparation"]
+    write(none)
+    with pytest.raises(InputError, match=r"no feature preparation recorded \(features\.preparation\)"):
+        load_model_bundle(model, demo_run["normalize"])
+    # a setting the training features' files did not record: depsev's default, said so
+    partial = json.loads(json.dumps(cfg))
+    for key in ("confidence_threshold", "normalize_audio"):
+        del partial["features"]["preparation"][key]
+    write(partial)
     res = _predict(demo_run, pid, model=model, modalities=["video"], confidence_threshold=None)
     prep = res["provenance"]["preparation"]
-    assert prep["note"] == NOT_RECORDED and "records no feature preparation" in prep["note"]
     assert prep["confidence_threshold"] == {"value": 0.75,
                                             "source": "default (not recorded in the checkpoint)"}
     assert res["modalities_used"] == ["video"]
-    # nothing to compare with: explicit values are taken as given
+    # nothing to compare with: explicit values are taken as given; recorded ones still checked
     bundle = load_model_bundle(model, demo_run["normalize"])
-    settings, record = resolve_preparation(bundle, ("audio", "video"),
-                                           {"denoise": True, "segmentation": "vad"})
-    assert settings["denoise"] is True and settings["segmentation"] == "vad"
+    settings, record = resolve_preparation(bundle, ("audio", "video"), {"confidence_threshold": 0.5})
+    assert settings["confidence_threshold"] == 0.5 and record["confidence_threshold"]["source"] == "given"
     assert settings["normalize_audio"] is True and record["normalize_audio"]["source"].startswith("default")
+    with pytest.raises(InputError, match="denoise is True here"):
+        resolve_preparation(bundle, ("audio", "video"), {"denoise": True})
 
 
 def test_vggish_weights_file_is_checked_by_sha256(demo_run, tmp_path):
     from depsev.hashing import file_sha256
-    from depsev.predict.session import load_model_bundle, resolve_vggish
+    from depsev.predict.bundle import load_model_bundle
+    from depsev.predict.contract import resolve_vggish
 
     trained = tmp_path / "vggish-10086976.pth"
     trained.write_bytes(b"the trained weights")
     model = tmp_path / "pretrained-model"
     shutil.copytree(demo_run["fusion"], model)
     cfg = json.loads((model / "config.json").read_text())
-    cfg["features"]["weights"] = {"weights_mode": "pretrained", "weights_file": trained.name}
     cfg["features"]["preparation"].update(vggish_weights_mode="pretrained", vggish_weights_file=trained.name,
                                           vggish_weights_sha256=file_sha256(trained))
     (model / "config.json").write_text(json.dumps(cfg))
@@ -371,7 +393,7 @@ def test_vggish_weights_file_is_checked_by_sha256(demo_run, tmp_path):
 
 # ---------------------------------------------------------------- real recordings
 def test_real_speech_and_openface_fixtures(demo_run, speech_fixtures, openface_fixtures):
-    from depsev.predict.session import summary_line
+    from depsev.predict.result import summary_line
 
     wav = speech_fixtures / "pyannote_sample_2speakers_16k.wav"
     csv = openface_fixtures / "default.csv"  # 288 frames at 15 fps: shorter than one 600-frame chunk
@@ -431,7 +453,7 @@ def test_silent_audio_no_face_and_missing_things(demo_run, tmp_path):
 
 
 def test_video_without_container_runtime_says_how_to_give_the_csv(demo_run, tmp_path, monkeypatch):
-    monkeypatch.setattr("depsev.predict.session.shutil.which", lambda name: None)
+    monkeypatch.setattr("depsev.predict.features.shutil.which", lambda name: None)
     video = tmp_path / "new.mp4"
     video.write_bytes(b"\x00" * 16)
     with pytest.raises(InputError, match="--openface"):

@@ -1,5 +1,5 @@
 """``depsev predict`` with a VIDEO: OpenFace 2.x FeatureExtraction through a container runtime
-(:func:`depsev.predict.session.openface_from_video`).
+(:func:`depsev.predict.features.openface_from_video`).
 
 No container runtime exists on the build machines, so these tests put a FAKE ``apptainer`` (or
 ``docker``) first on PATH -- a test fixture only, never a code path of the package.  The fake records
@@ -61,7 +61,7 @@ out.mkdir(parents=True, exist_ok=True)
 @pytest.fixture()
 def fake_runtime(tmp_path, monkeypatch, openface_fixtures):
     """``make(name, fail=False) -> log``: a fake runtime ``name`` first on PATH; real runtimes hidden."""
-    from depsev.predict.session import CONTAINER_RUNTIMES
+    from depsev.predict.features import CONTAINER_RUNTIMES
 
     def make(name: str, fail: bool = False) -> Path:
         bindir = tmp_path / f"fake-{name}"
@@ -97,7 +97,7 @@ def test_config_pins_the_image_by_digest():
 
 
 def test_apptainer_command_line_and_csv(fake_runtime, video, tmp_path, openface_fixtures):
-    from depsev.predict.session import openface_from_video
+    from depsev.predict.features import openface_from_video
 
     log = fake_runtime("apptainer")
     work = tmp_path / "work" / "openface"
@@ -110,7 +110,7 @@ def test_apptainer_command_line_and_csv(fake_runtime, video, tmp_path, openface_
 
 
 def test_docker_command_line_and_a_symlinked_video(fake_runtime, video, tmp_path, openface_fixtures):
-    from depsev.predict.session import openface_from_video
+    from depsev.predict.features import openface_from_video
 
     log = fake_runtime("docker")
     work = tmp_path / "work" / "openface"
@@ -136,7 +136,7 @@ def test_docker_command_line_and_a_symlinked_video(fake_runtime, video, tmp_path
 
 
 def test_failing_runtime_says_why_and_how_to_give_the_csv(fake_runtime, video, tmp_path):
-    from depsev.predict.session import openface_from_video
+    from depsev.predict.features import openface_from_video
 
     fake_runtime("apptainer", fail=True)
     with pytest.raises(InputError) as err:
@@ -156,7 +156,8 @@ def demo_run(shared_tmp) -> dict:
 def test_predict_session_from_wav_and_video(fake_runtime, video, demo_run, tmp_path, speech_fixtures):
     """A session given as wav + video runs end to end through the (fake) container; the image and
     binary default to the ones the training run's configuration recorded."""
-    from depsev.predict.session import predict_session, summary_line
+    from depsev.predict.result import summary_line
+    from depsev.predict.session import predict_session
 
     model = tmp_path / "model"
     shutil.copytree(demo_run["fusion"], model)

@@ -13,13 +13,15 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import torch
-from test_data import COHORT, write_all
+from test_data import COHORT, PREPARATION, write_all, write_shards
 from torch import nn
 
 from depsev.checkpoint import load_checkpoint
 from depsev.data import ChunkDataset
 from depsev.errors import InputError
+from depsev.evaluate.predictions import predict_split
 from depsev.models import ModelConfig, Prediction, build_model
+from depsev.shards.preparation import merge_splits
 from depsev.train.config import TrainConfig
 from depsev.train.run import train_model
 from depsev.train.trainer import Trainer, participant_table
@@ -101,7 +103,11 @@ def test_checkpoint_files_and_resolved_config(shard_root, tmp_path):
     assert cfg["seed"] == 1 and cfg["train"]["seed"] == 1 and cfg["train"]["max_epochs"] == 3
     assert cfg["model"] == ModelConfig.from_dict({**SMALL, "video_dim": 49}).to_dict()
     assert cfg["synthetic"] is True and cfg["dataset_kind"] == "demo"
-    assert cfg["features"]["weights"] == {"weights": "random"}
+    # the shards' feature preparation, recorded once (train + dev sessions counted)
+    prep = cfg["features"]["preparation"]
+    assert prep["vggish_weights_mode"] == "random" and prep["confidence_threshold"] == 0.75
+    assert prep["min_coverage"] == 0.5 and prep["sessions"] == len(COHORT["train"]) + len(COHORT["dev"])
+    assert "weights" not in cfg["features"]
     assert cfg["features"]["streams"]["video"]["normalization"]["sha256"] == "ab" * 32
     assert [d["dir"] for d in cfg["data"]["fingerprint"]["dirs"]] == ["video/train", "video/dev"]
     assert cfg["result"] == json.loads(json.dumps(summary))
@@ -146,6 +152,27 @@ def test_random_forest_baseline(shard_root, tmp_path):
     assert (dev["var"] > 0).all()
     # the planted effect (features shift with the score) is easy: the forest beats the mean
     assert summary["dev_participant_mae"] < summary["train_mean_dev_mae"]
+    # evaluation refuses shards prepared otherwise than the training data (session counts aside)
+    assert len(predict_split(out, shard_root / "fusion" / "test")) > 0
+    other = write_shards(tmp_path / "other", "fusion", "test",
+                         preparation={**PREPARATION, "vggish_weights_mode": "pretrained"})
+    with pytest.raises(InputError, match="features do not match the model: preparation"):
+        predict_split(out, other)
+
+
+def test_training_takes_the_preparation_from_the_shards_only(tmp_path):
+    """The preparation comes from the train and dev shards; shards that disagree, or carry none, are
+    refused before any training."""
+    root = tmp_path / "shards"
+    write_shards(root, "video", "train")
+    write_shards(root, "video", "dev", preparation={**PREPARATION, "confidence_threshold": 0.5})
+    with pytest.raises(InputError, match=r"disagree on the feature preparation: confidence_threshold is "
+                                         r"0\.75 in the train shards \(video\) but 0\.5 in the dev"):
+        train_model(root, tmp_path / "ckpt", kind="expert", modality="video", interviewer="woz", seed=0,
+                    model_cfg=SMALL, train_cfg={**FAST, "device": "cpu"})
+    assert not (tmp_path / "ckpt").exists()
+    with pytest.raises(InputError, match="video/train shards carry no feature 'preparation'"):
+        merge_splits({"train": {"modality": "video"}, "dev": {"modality": "video", "preparation": {}}})
 
 
 # ---------------------------------------------------------------- the test split is never read

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
@@ -40,12 +41,16 @@ def weights_file(tmp_path_factory, model) -> Path:
     return path
 
 
-def _segments(path: Path, spans: list[tuple[float, float, float]]) -> Path:
-    """Segments table from (session start, clean start, duration) triples."""
+def _segments(path: Path, spans: list[tuple[float, float, float]], meta: dict | None = None) -> Path:
+    """Segments table from (session start, clean start, duration) triples (``meta``: its ``depsev``
+    metadata, as audio_clean writes it)."""
     df = pd.DataFrame({"start": [s for s, _, _ in spans], "end": [s + d for s, _, d in spans],
                        "clean_start": [c for _, c, _ in spans], "clean_end": [c + d for _, c, d in spans],
                        "source": "transcript"})
-    df.to_parquet(path)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if meta is not None:
+        table = table.replace_schema_metadata({**table.schema.metadata, b"depsev": json.dumps(meta).encode()})
+    pq.write_table(table, path)
     return path
 
 
@@ -112,7 +117,9 @@ def test_session_16k_writes_contract_parquet(speech_fixtures, tmp_path, weights_
     n_samples = sf.info(str(wav)).frames
     d = n_samples / 16000
     # cleaned wav = two participant segments of the session: [10, 12) and [20, 20 + d - 2)
-    seg = _segments(tmp_path / "seg.parquet", [(10.0, 0.0, 2.0), (20.0, 2.0, d - 2.0)])
+    clean = {"stage": "audio_clean", "normalize_peak_dbfs": -1.0,
+             "qc": {"segmentation_requested": "auto", "segmentation": "transcript", "denoise": True}}
+    seg = _segments(tmp_path / "seg.parquet", [(10.0, 0.0, 2.0), (20.0, 2.0, d - 2.0)], meta=clean)
     out = tmp_path / "vggish" / "321.parquet"
     res = vg.vggish_session(wav, seg, out, weights=weights_file, sha256=None, allow_random=False,
                             batch_size=32)
@@ -132,6 +139,10 @@ def test_session_16k_writes_contract_parquet(speech_fixtures, tmp_path, weights_
     assert meta["sha256"] == hashlib.sha256(weights_file.read_bytes()).hexdigest()
     assert meta["torch_version"] == torch.__version__
     assert meta["example_seconds"] == 0.96 and meta["n_examples"] == n
+    # carried forward to the shards: the audio_clean settings of the segments table, the weights' path
+    assert meta["audio_clean"] == {"segmentation": "auto", "segmentation_used": "transcript", "denoise": True,
+                                   "normalize_audio": True}
+    assert meta["weights_path"] == str(weights_file)
 
     df = pd.read_parquet(out)
     clean = df["clean_time"].to_numpy()

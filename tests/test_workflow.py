@@ -114,7 +114,10 @@ def test_tiny_run_models_and_tables(tiny_run):
             d = work / f"results/models/{model}/seed{seed}"
             cfg = json.loads((d / "config.json").read_text())
             assert cfg["synthetic"] is True and cfg["data"]["splits"] == ["train", "dev"]
-            assert cfg["features"]["schema_version"] == 2
+            assert cfg["features"]["schema_version"] == 3
+            # the feature preparation, carried forward by the feature files and the shards
+            key = "vggish_weights_mode" if "audio" in cfg["features"]["streams"] else "confidence_threshold"
+            assert cfg["features"]["preparation"][key] is not None, (model, key)
             for split in ("dev", "test"):
                 metrics = work / f"results/metrics/{model}/seed{seed}/{split}.json"
                 assert metrics.is_file() == (model in evaluated), metrics
@@ -221,27 +224,20 @@ def test_single_stage_reruns(tiny_run):
     assert "opensmile_lld" not in stats
 
 
-def test_training_declares_the_feature_files_it_reads(tiny_run):
-    """Training records the feature preparation from the train/dev sessions' feature files, so the
-    training rules declare them as inputs -- and never a test session's file."""
+def test_training_reads_the_shards_only(tiny_run):
+    """Training takes the feature preparation it records from the shard metadata: its rules declare
+    the train and dev shards (and expert checkpoints) as inputs, never a feature file or a test shard."""
     res = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tiny_run),
                      "--configfile", str(tiny_run / "tiny.yaml"), "-n", "--forcerun", "train_fusion",
                      "results/models/moe-fusion/seed0")
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-3000:]
     block = out.split("rule train_fusion:")[1]
-    inputs = block.split("input:")[1].split("\n")[0].split(", ")
-    manifest = pd.read_parquet(tiny_run / "results/manifest.parquet")
-    ok = manifest["status"] == "ok"
-    by_split = {s: set(manifest.loc[ok & (manifest["split"] == s), "participant_id"]) for s in SPLITS}
-    for pid in by_split["train"] | by_split["dev"]:
-        for f in (f"results/features/face/{pid}.parquet", f"results/features/vggish/{pid}.parquet",
-                  f"results/features/audio/{pid}_segments.parquet"):
-            assert f in inputs, f
-    named = {int(Path(f).name.split(".")[0].split("_")[0])
-             for f in inputs if f.startswith("results/features/")}
-    assert named == by_split["train"] | by_split["dev"]
-    assert not named & by_split["test"]
+    inputs = block.split("input:")[1].split("\n")[0].strip().split(", ")
+    shards = [f for f in inputs if f.startswith("results/shards/")]
+    assert sorted(shards) == ["results/shards/fusion/dev", "results/shards/fusion/train"]
+    assert all(f in shards or f.startswith("results/models/expert-fusion-") for f in inputs), inputs
+    assert not [f for f in inputs if f.startswith("results/features/")]
 
 
 def test_predict_rules_on_new_session_folders(tiny_run):

@@ -14,10 +14,11 @@ Files written by :func:`save_checkpoint` into ``out_dir``:
     everything needed to rebuild and judge the model: ``kind``, ``modality``, ``interviewer``,
     ``seed``, ``shuffle_labels``, the RESOLVED ``model`` and ``train`` configs, ``data`` (the
     fingerprint of the train and dev shards), ``features`` (provenance from the shard metadata:
-    VGGish weights mode, feature sets, normalization sha256, dataset kind; and ``preparation``: how
-    the features were prepared -- audio cleaning settings, face confidence threshold, min_coverage,
-    VGGish weights file sha256 -- which ``depsev predict`` uses as its defaults and checks explicit
-    arguments against, see :func:`depsev.train.run.feature_preparation`), ``synthetic``, and the
+    feature sets, normalization sha256, chunk config, dataset kind; and, under the one key
+    ``preparation``, how the features were prepared -- audio cleaning settings, VGGish weights mode /
+    file / sha256, face confidence threshold, OpenFace image, min_coverage -- as the train and dev
+    shards carry it (:mod:`depsev.shards.preparation`); ``depsev predict`` uses it as its defaults
+    and checks explicit arguments against it), ``synthetic``, and the
     ``result`` (best epoch, dev participant MAE of the model and of the training-mean predictor);
 ``curves.csv``
     per epoch: train loss, dev loss, dev participant MAE / RMSE (neural models); the figure is drawn by
@@ -215,7 +216,9 @@ def check_checkpoint_version(config: dict, where: str | Path) -> None:
 
     Version 1 shards packed a fusion chunk's audio into its first slots whatever its time, and its
     mixtures shared one encoder between the interviewer experts: such models read the data differently
-    from today's shards and ``depsev predict``; they must be retrained, not reused.
+    from today's shards and ``depsev predict``; they must be retrained, not reused.  Version 2 shards
+    did not carry the feature preparation: their checkpoints recorded it in another layout, pieced
+    together from feature files and the workflow configuration, which ``depsev predict`` no longer reads.
     """
     from depsev.shards.schema import SCHEMA_VERSION
 
@@ -223,7 +226,9 @@ def check_checkpoint_version(config: dict, where: str | Path) -> None:
     if version != SCHEMA_VERSION:
         raise InputError(where, f"model trained on chunk shards of schema version {version!r}; this depsev "
                                 f"builds version {SCHEMA_VERSION} (fusion audio placed by time, interviewer "
-                                "experts with their own encoders): retrain it with the current workflow")
+                                "experts with their own encoders, the feature preparation carried by the "
+                                "shards and recorded once in features.preparation): retrain it with the "
+                                "current workflow")
 
 
 def checkpoint_model_config(config: dict) -> ModelConfig:
@@ -238,12 +243,18 @@ def checkpoint_model_config(config: dict) -> ModelConfig:
 
 
 def check_features_match(config: dict, provenance: dict, where: str | Path) -> None:
-    """Refuse inputs prepared differently from the model's training data (feature set, VGGish
-    weights, normalization statistics)."""
+    """Refuse inputs prepared differently from the model's training data (feature set, normalization
+    statistics, the settings of the feature ``preparation``: VGGish weights, audio cleaning, face
+    confidence threshold, ...; its session counts are not compared)."""
+    from depsev.shards.preparation import COUNT_KEYS, PREPARATION_KEY
+
     trained = config.get("features", {})
     for key in sorted(set(trained) & set(provenance)):
         if key in ("synthetic", "dataset_kind"):
             continue
-        if json.dumps(trained[key], sort_keys=True) != json.dumps(provenance[key], sort_keys=True):
-            raise InputError(where, f"features do not match the model: {key} is {provenance[key]!r} here "
-                                    f"but the model was trained with {trained[key]!r}")
+        mine, theirs = trained[key], provenance[key]
+        if key == PREPARATION_KEY and isinstance(mine, dict) and isinstance(theirs, dict):
+            mine, theirs = ({k: v for k, v in d.items() if k not in COUNT_KEYS} for d in (mine, theirs))
+        if json.dumps(mine, sort_keys=True) != json.dumps(theirs, sort_keys=True):
+            raise InputError(where, f"features do not match the model: {key} is {theirs!r} here "
+                                    f"but the model was trained with {mine!r}")

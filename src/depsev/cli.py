@@ -169,7 +169,8 @@ def _check_output_file(path: str | None) -> None:
 
 
 def _cmd_predict(args) -> int:
-    from depsev.predict.session import predict_session, summary_line, write_result
+    from depsev.predict.result import summary_line, write_result
+    from depsev.predict.session import predict_session
 
     _check_output_file(args.json)
 

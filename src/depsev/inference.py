@@ -5,7 +5,7 @@ Below :mod:`depsev.train`, :mod:`depsev.evaluate` and :mod:`depsev.predict`: it 
 - :func:`predict_batches` is THE loop that runs a torch model over batches (eval mode, no gradients)
   and collects its outputs as numpy arrays (:func:`prediction_arrays`); the trainer's dev
   predictions (with its loss, through ``on_batch``), :func:`predict_dataset` and
-  :func:`depsev.predict.session.run_model` all go through it;
+  :func:`depsev.predict.batches.run_model` all go through it;
 - :func:`chunk_table` / :func:`prediction_frame` turn those arrays into the chunk-level table
   :func:`depsev.evaluate.aggregate.aggregate_participants` reads;
 - :func:`summary_features` and :func:`forest_predictions`: the random-forest baseline's inputs and

@@ -260,16 +260,10 @@ def shard_modality_of(wildcards):
 
 
 def train_inputs(wildcards):
-    """The train and dev shards, and the per-session feature files of the train and dev sessions
-    whose metadata the training run records as the model's feature preparation (never test)."""
+    """The train and dev shards: training reads nothing else (the feature preparation it records
+    travels in the shard metadata; never a test shard)."""
     mod = shard_modality_of(wildcards)
-    pids = ok_ids("train") + ok_ids("dev")
-    folders = [FEATURE_DIR[m] for m in SHARD_INPUTS[mod]]
-    features = [f"{folder}/{pid}.parquet" for folder in folders for pid in pids]
-    if "audio" in SHARD_INPUTS[mod] and AUDIO["source"] == "depsev":
-        features += [f"results/features/audio/{pid}_segments.parquet" for pid in pids]
-    return {"train_shards": f"results/shards/{mod}/train", "dev_shards": f"results/shards/{mod}/dev",
-            "features": features}
+    return {"train_shards": f"results/shards/{mod}/train", "dev_shards": f"results/shards/{mod}/dev"}
 
 
 def expert_inputs(wildcards):

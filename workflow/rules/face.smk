@@ -36,6 +36,9 @@ rule face_frames:
         qc="results/qc/face/{pid}.json",
     params:
         confidence_threshold=FACE_CONFIDENCE,
+        # recorded in the face file, carried forward to the shards and the model (depsev predict's default)
+        openface_image=OPENFACE.get("image", ""),
+        openface_binary=OPENFACE.get("binary", ""),
     conda:
         ENV
     log:

@@ -16,6 +16,8 @@ with job(snakemake):  # noqa: F821 - injected by Snakemake
             sibling = csv.with_name(csv.name.replace("_CLNF_AUs.txt", f"_CLNF_{part}.txt"))
             extra[part] = sibling if sibling.exists() else None
     qc = face_frames(csv, snakemake.output.parquet,  # noqa: F821
-                     confidence_threshold=snakemake.params.confidence_threshold, **extra)  # noqa: F821
+                     confidence_threshold=snakemake.params.confidence_threshold,  # noqa: F821
+                     openface_image=snakemake.params.openface_image or None,  # noqa: F821
+                     openface_binary=snakemake.params.openface_binary or None, **extra)  # noqa: F821
     print(qc)
     write_json({"participant_id": int(snakemake.wildcards.pid), **qc}, snakemake.output.qc)  # noqa: F821

@@ -7,7 +7,8 @@ import _depsev  # noqa: F401 - puts the checkout's src/ on sys.path
 from depsev.workflow import job
 
 with job(snakemake):  # noqa: F821 - injected by Snakemake
-    from depsev.predict.session import predict_session, summary_line, write_result
+    from depsev.predict.result import summary_line, write_result
+    from depsev.predict.session import predict_session
 
     sm = snakemake  # noqa: F821
     p = sm.params

@@ -9,7 +9,7 @@ with job(snakemake):  # noqa: F821 - injected by Snakemake
 
     import pandas as pd
 
-    from depsev.predict.session import summary_line
+    from depsev.predict.result import summary_line
 
     sm = snakemake  # noqa: F821
     rows = []

@@ -21,7 +21,6 @@ with job(snakemake):  # noqa: F821 - injected by Snakemake
                           interviewer=sm.wildcards.get("interviewer"), seed=int(sm.wildcards.seed),
                           model_cfg=sm.params.model_cfg, train_cfg=sm.params.train_cfg,
                           shuffle_labels=bool(sm.params.shuffle), init_experts=init or None,
-                          init_from=start,
-                          feature_config=dict(sm.config))
+                          init_from=start)
     write_json(summary, Path(sm.output.model) / "summary.json")
     print(summary)

@@ -256,14 +256,19 @@ class ChunkDataset(Dataset):
         return self.labels.groupby("participant_id")["phq_score"].first()
 
     def provenance(self) -> dict[str, Any]:
-        """Feature provenance from the shard metadata (for a checkpoint's ``config.json``)."""
+        """Feature provenance from the shard metadata.
+
+        For a checkpoint's ``config.json`` (where training records the ``preparation`` of its train AND
+        dev shards: :func:`depsev.shards.preparation.merge_splits`) and for evaluation, which compares
+        it with the model's (:func:`depsev.checkpoint.check_features_match`).
+        """
         keys = ("feature_set", "dim", "steps", "chunk_frames", "downsample", "normalization")
         streams = {name: {k: info.get(k) for k in keys}
                    for name, info in self.meta.get("streams", {}).items()}
-        return {"modality": self.modality, "streams": streams, "weights": self.meta.get("weights"),
+        return {"modality": self.modality, "streams": streams,
                 "dataset_kind": self.meta.get("dataset_kind"), "synthetic": bool(self.meta.get("synthetic")),
                 "schema_version": self.meta.get("schema_version"), "balance": self.meta.get("balance"),
-                "chunk_config": self.meta.get("chunk_config")}
+                "chunk_config": self.meta.get("chunk_config"), "preparation": self.meta.get("preparation")}
 
 
 def balanced_sampler(dataset: ChunkDataset, seed: int,

@@ -73,14 +73,14 @@ from depsev.evaluate.aggregate import (
     aggregate_participants,
     validate_chunks,
 )
-from depsev.evaluate.metrics import (
-    all_metrics,
-    ccc,
-    mae,
-    mean_predictor_metrics,
-    mean_sd_over_seeds,
-    metrics_by,
-    rmse,
+from depsev.evaluate.metrics import all_metrics, mean_predictor_metrics, mean_sd_over_seeds, metrics_by
+from depsev.evaluate.oracle_rows import (
+    ORACLE_NOTE,
+    check_oracle_participants,
+    read_oracle,
+    read_oracle_participants,
+    split_oracle,
+    subset_oracle,
 )
 
 #: ``dataset.kind`` -> corpus name used in labels
@@ -371,45 +371,6 @@ def _subset_cells(summary: Mapping[str, Any] | None, split: str) -> dict[str, An
 
 
 # ---------------------------------------------------------------- headline
-def read_oracle(path: str | Path) -> dict[str, Any]:
-    """The synthetic generator's ``ground_truth/oracle.json`` (InputError when absent or malformed)."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(p, "oracle file not found")
-    try:
-        report = json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(p, f"not valid JSON ({exc.msg})") from exc
-    if not isinstance(report, dict) or not isinstance(report.get("splits"), dict):
-        raise InputError(p, "oracle file has no 'splits' mapping")
-    return report
-
-
-#: columns the synthetic generator's ``ground_truth/participants.csv`` must have for the oracle rows
-ORACLE_PARTICIPANT_COLUMNS = ["participant_id", "split", "interviewer", "phq_score", "oracle_phq"]
-
-
-def read_oracle_participants(path: str | Path) -> pd.DataFrame:
-    """The generator's per-participant ``ground_truth/participants.csv`` (InputError when absent or
-    lacking :data:`ORACLE_PARTICIPANT_COLUMNS`, or with non-finite scores)."""
-    from depsev.corpus.sessions import read_table
-
-    return _check_oracle_participants(read_table(path, what="oracle participants file"), Path(path))
-
-
-def _check_oracle_participants(table: pd.DataFrame, source: Source) -> pd.DataFrame:
-    missing = [c for c in ORACLE_PARTICIPANT_COLUMNS if c not in table.columns]
-    if missing:
-        raise InputError(source, f"oracle participants table lacks column(s) {missing}")
-    out = table[ORACLE_PARTICIPANT_COLUMNS].copy()
-    for col in ("phq_score", "oracle_phq"):
-        out[col] = pd.to_numeric(out[col], errors="coerce")
-        if out[col].isna().any():
-            raise InputError(source, f"column {col!r}: {int(out[col].isna().sum())} missing or non-numeric "
-                                     "value(s)")
-    return out
-
-
 def headline_table(metrics_by_model_seed: Mapping[RunKey, Mapping[str, Any]], dataset: str, *,
                    model: str = "moe-fusion", control: str | None = "moe-fusion-shuffled",
                    oracle: Mapping[str, Any] | str | Path | None = None,
@@ -442,7 +403,7 @@ def headline_table(metrics_by_model_seed: Mapping[RunKey, Mapping[str, Any]], da
     if isinstance(oracle_participants, (str, Path)):
         oracle_people = read_oracle_participants(oracle_participants)
     elif oracle_participants is not None:
-        oracle_people = _check_oracle_participants(oracle_participants, "oracle participants table")
+        oracle_people = check_oracle_participants(oracle_participants, "oracle participants table")
     else:
         oracle_people = None
     rows: list[dict[str, Any]] = []
@@ -540,32 +501,14 @@ def _exact_row(split: str, values: Mapping[str, Any], n: float, note: str) -> di
     return row
 
 
-_ORACLE_NOTE = ("the synthetic generator's planted-effect oracle (nothing fitted): the best a model can "
-                "expect on this cohort")
-
-
 def _oracle_row(report: Mapping[str, Any], split: str) -> dict[str, Any]:
-    entry = report.get("splits", {}).get(split, {}).get("oracle")
-    if not isinstance(entry, Mapping) or not all(k in entry for k in ("mae", "rmse", "ccc")):
-        raise InputError(None, f"oracle report has no oracle mae/rmse/ccc for split {split!r}")
-    n = entry.get("n")
-    return _exact_row(split, entry, math.nan if n is None else float(n), _ORACLE_NOTE)
+    values, n = split_oracle(report, split)
+    return _exact_row(split, values, n, ORACLE_NOTE)
 
 
 def _subset_oracle_row(people: pd.DataFrame | None, split: str, label: str) -> dict[str, Any]:
     """The oracle on ``split``'s AI-agent participants, from the generator's participants table."""
-    if people is None:
-        return _exact_row(label, {}, math.nan, "per-participant oracle (ground_truth/participants.csv) not "
-                                               "given")
-    part = people[(people["split"].astype(str) == split)
-                  & (people["interviewer"].astype(str) == SUBSET_INTERVIEWER)]
-    if part.empty:
-        return _exact_row(label, {}, 0.0, f"no {split} participant with interviewer == "
-                                          f"{SUBSET_INTERVIEWER!r} in the oracle participants table")
-    y, pred = part["phq_score"].to_numpy(float), part["oracle_phq"].to_numpy(float)
-    values = {"mae": mae(y, pred), "rmse": rmse(y, pred), "ccc": ccc(y, pred)}
-    return _exact_row(label, values, float(len(part)),
-                      f"{_ORACLE_NOTE}; {split} participants with interviewer == {SUBSET_INTERVIEWER!r} only")
+    return _exact_row(label, *subset_oracle(people, split, SUBSET_INTERVIEWER))
 
 
 # ---------------------------------------------------------------- aggregation choice

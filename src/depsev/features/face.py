@@ -134,7 +134,8 @@ CONFIDENCE_THRESHOLD = 0.75
 
 def face_frames(openface_csv: str | Path, out_parquet: str | Path, *,
                 confidence_threshold: float = CONFIDENCE_THRESHOLD,
-                pose: str | Path | None = None, gaze: str | Path | None = None) -> dict:
+                pose: str | Path | None = None, gaze: str | Path | None = None,
+                openface_image: str | None = None, openface_binary: str | None = None) -> dict:
     """Convert one session's OpenFace output to ``face/<ID>.parquet`` and return its QC record.
 
     ``openface_csv`` is an E-DAIC ``<ID>_OpenFace2.1.0_Pose_gaze_AUs.csv``, an OpenFace 2.x
@@ -146,7 +147,10 @@ def face_frames(openface_csv: str | Path, out_parquet: str | Path, *,
     it cannot be measured), ``missing_features``, ``other_face_rows``, ``flags`` (list of strings, e.g.
     ``"no valid face frames"``, ``"fps outside 20-40"``) and ``status`` (``ok`` or
     ``flagged: <flag>[; <flag>]``).  A session without any valid frame is written, not refused.
-    Unreadable input raises :class:`~depsev.errors.InputError`.
+    Unreadable input raises :class:`~depsev.errors.InputError`.  ``openface_image`` /
+    ``openface_binary``: the OpenFace container image and binary the workflow runs on videos
+    (config.yaml ``openface``), recorded in the metadata when given and carried forward to the shards
+    and the checkpoint (:mod:`depsev.shards.preparation`), so ``depsev predict`` runs OpenFace the same way.
     """
     src = Path(openface_csv)
     if not 0.0 <= float(confidence_threshold) <= 1.0:
@@ -173,6 +177,8 @@ def face_frames(openface_csv: str | Path, out_parquet: str | Path, *,
     metadata = {**record, "stage": "face_frames", "depsev_version": __version__,
                 "pose_source": None if pose is None else Path(pose).name,
                 "gaze_source": None if gaze is None else Path(gaze).name}
+    metadata.update({k: str(v) for k, v in (("openface_image", openface_image),
+                                            ("openface_binary", openface_binary)) if v})
     write_feature_parquet(table, out_parquet, metadata)
     return {**record, "flags": flags, "status": "ok" if not flags else "flagged: " + "; ".join(flags)}
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,3 +80,14 @@ def write_feature_parquet(table: pa.Table, out_parquet: str | Path, meta: dict) 
     tmp = out.with_name(out.name + ".tmp")
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, out)
+
+
+def audio_clean_settings(segments_meta: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The settings of the ``audio_clean`` stage from its segments table's metadata (``None``: not an
+    audio_clean segments table), as the VGGish stage records them under ``audio_clean``."""
+    if segments_meta.get("stage") != "audio_clean":
+        return None
+    qc = segments_meta.get("qc") or {}
+    return {"segmentation": qc.get("segmentation_requested"), "segmentation_used": qc.get("segmentation"),
+            "denoise": None if qc.get("denoise") is None else bool(qc["denoise"]),
+            "normalize_audio": segments_meta.get("normalize_peak_dbfs") is not None}

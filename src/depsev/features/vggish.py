@@ -47,8 +47,14 @@ from torchvggish.torchvggish import VGG, _vgg
 
 from depsev.constants import AUDIO_SR
 from depsev.errors import InputError
+from depsev.features.io import (
+    audio_clean_settings,
+    read_feature_meta,
+    read_segments,
+    session_times,
+    write_feature_parquet,
+)
 from depsev.features.io import fixed_list as _fixed_list
-from depsev.features.io import read_segments, session_times, write_feature_parquet
 from depsev.hashing import file_sha256
 
 #: published torchvggish weights (the 8 hex digits in the name are the sha256 prefix)
@@ -400,7 +406,11 @@ def vggish_session(clean_wav: str | Path, segments_parquet: str | Path, out_parq
         "source_sample_rate": info.samplerate,
         "fc2": "ReLU output of the 2nd fully-connected layer (4096-d)",
         "embedding": "raw 128-d VGGish output (ReLU), without torchvggish's PCA/whitening/quantisation",
+        # carried forward: the audio_clean settings of the segments table (depsev.shards.preparation)
+        "audio_clean": audio_clean_settings(read_feature_meta(segments_parquet)),
     }
+    if wmeta["mode"] == "pretrained":
+        meta["weights_path"] = str(weights)
     if wmeta["mode"] == "random":
         meta["warning"] = ("RANDOM VGGish weights (synthetic demo only): "
                            "features carry no pretrained knowledge")

@@ -59,7 +59,8 @@ def bench_predict(model_dir: str | Path, *, normalize_dir: str | Path | None = N
     """Time :func:`~depsev.predict.session.predict_session` on one session (a synthetic one of
     ``minutes`` unless ``session_dir`` is given), torch limited to ``threads`` threads."""
     from depsev.corpus.sessions import audio_info
-    from depsev.predict.session import find_session_inputs, predict_session
+    from depsev.predict.inputs import find_session_inputs
+    from depsev.predict.session import predict_session
 
     old = torch.get_num_threads()
     torch.set_num_threads(threads)

@@ -32,7 +32,6 @@ with ``depsev predict``; this module holds the chunking rules and the shard writ
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
@@ -273,7 +272,6 @@ class _StreamSource:
     stats: Mapping
     feature_names: list[str]
     normalization: dict
-    weights: Any = None
 
 
 def _stats_and_normalization(spec: Any, stream: str) -> tuple[Mapping, dict]:
@@ -288,8 +286,8 @@ def _stats_and_normalization(spec: Any, stream: str) -> tuple[Mapping, dict]:
     raise TypeError(f"stats for {stream} must be a path to results/normalize/{stream}.json or a dict")
 
 
-def _stream_source(stream: str, feature_dir: Path | Mapping[str, Path], stats_by_modality: Mapping[str, Any],
-                   pids: list[int]) -> _StreamSource:
+def _stream_source(stream: str, feature_dir: Path | Mapping[str, Path],
+                   stats_by_modality: Mapping[str, Any]) -> _StreamSource:
     if stream not in stats_by_modality:
         raise ValueError(f"stats_by_modality has no '{stream}' statistics (keys: {list(stats_by_modality)})")
     stats, normalization = _stats_and_normalization(stats_by_modality[stream], stream)
@@ -299,24 +297,26 @@ def _stream_source(stream: str, feature_dir: Path | Mapping[str, Path], stats_by
         raise InputError(normalization.get("file"), f"unknown face features {unknown[:5]} in the statistics")
     folder = (Path(feature_dir[stream]) if isinstance(feature_dir, Mapping)
               else Path(feature_dir) / STREAM_SOURCES[stream]["folder"])
-    source = _StreamSource(stream, folder, stats, names, normalization)
-    weights = set()
-    if stream == "audio":
+    return _StreamSource(stream, folder, stats, names, normalization)
+
+
+def _preparation(sources: dict[str, _StreamSource], pids: list[int], cfg: ChunkConfig) -> dict:
+    """The feature preparation recorded in the sessions' feature files (every stream), plus this
+    stage's ``min_coverage`` (:mod:`depsev.shards.preparation`); sessions that disagree are refused."""
+    from depsev.shards.preparation import PreparationCollector
+    from depsev.shards.session import feature_file_meta
+
+    collector = PreparationCollector()
+    for stream, source in sources.items():
         for pid in pids:
             path = source.folder / f"{pid}.parquet"
             if path.is_file():
-                from depsev.shards.session import feature_file_meta
-
-                meta = feature_file_meta(path)
-                weights.add(json.dumps({k: v for k, v in meta.items() if "weight" in k}, sort_keys=True))
-    if len(weights) > 1:
-        raise InputError(source.folder, f"VGGish files were made with different weights: {sorted(weights)}")
-    source.weights = json.loads(weights.pop()) if weights else None
-    return source
+                collector.add(pid, stream, feature_file_meta(path), path)
+    return collector.preparation(cfg.min_coverage)
 
 
 def _metadata(modality: str, split: str, cfg: ChunkConfig, sources: dict[str, _StreamSource],
-              balance: dict | None, dataset_kind: str) -> dict:
+              balance: dict | None, dataset_kind: str, preparation: dict) -> dict:
     streams = {}
     for name, src in sources.items():
         seq_col, mask_col = STREAM_COLUMNS[modality][name]
@@ -336,7 +336,7 @@ def _metadata(modality: str, split: str, cfg: ChunkConfig, sources: dict[str, _S
     return {"schema_version": SCHEMA_VERSION, "modality": modality, "split": split, "streams": streams,
             "chunk_config": {k: v for k, v in asdict(cfg).items() if k != "dataset_kind"},
             "min_coverage": cfg.min_coverage, "balance_train": cfg.balance_train, "balance": balance,
-            "weights": sources["audio"].weights if "audio" in sources else None,
+            "preparation": preparation,
             "dataset_kind": dataset_kind, "synthetic": dataset_kind == "demo",
             "seq_layout": "list<fixed_size_list<float32>[dim]>: steps in time order, one feature vector each"}
 
@@ -474,7 +474,10 @@ def build_shards(manifest: pd.DataFrame, feature_dir: str | Path | Mapping[str, 
     are applied, never refitted (feature files already normalized with the same file are used as
     they are).  Writes ``out_dir/<modality>/<split>/part-NNNNN.parquet`` with at most
     ``shard_rows`` chunks each (at least one file, possibly empty).  ``dataset_kind`` defaults to
-    ``cfg.dataset_kind``.
+    ``cfg.dataset_kind``.  The feature preparation recorded in the feature files' metadata (audio
+    cleaning, VGGish weights, face confidence threshold, OpenFace image) is written, with
+    ``min_coverage``, into the shard metadata under ``preparation`` (:mod:`depsev.shards.preparation`);
+    sessions whose files record different settings are refused.
 
     Returns QC: ``participants_in`` (= ``with_chunks`` + ``flagged``), ``chunks``, ``files``,
     ``balance`` and ``participants`` (one dict per participant: ``n_chunks``, dropped counts,
@@ -491,8 +494,7 @@ def build_shards(manifest: pd.DataFrame, feature_dir: str | Path | Mapping[str, 
     participants = _participants(manifest, split)
     pids = [int(p) for p in participants["participant_id"]]
     fdir = feature_dir if isinstance(feature_dir, Mapping) else Path(feature_dir)
-    sources = {s: _stream_source(s, fdir, stats_by_modality, pids)
-               for s in STREAM_COLUMNS[modality]}
+    sources = {s: _stream_source(s, fdir, stats_by_modality) for s in STREAM_COLUMNS[modality]}
     balance, kept = None, None
     if cfg.balance_train and split == "train":
         keys = [(p.qc["participant_id"], r["chunk_index"], p.qc["band"])
@@ -500,7 +502,7 @@ def build_shards(manifest: pd.DataFrame, feature_dir: str | Path | Mapping[str, 
         if any(k[2] is None for k in keys):
             raise InputError(None, "class balancing needs a band for every training participant")
         kept, balance = balance_chunks(keys, split=split, seed=cfg.balance_seed)
-    meta = _metadata(modality, split, cfg, sources, balance, kind)
+    meta = _metadata(modality, split, cfg, sources, balance, kind, _preparation(sources, pids, cfg))
     dims = {s: len(src.feature_names) for s, src in sources.items()}
     writer = _ShardWriter(Path(out_dir) / modality / split, shard_schema(modality, dims), meta, shard_rows)
     qc_rows: list[dict] = []

@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 from depsev.errors import InputError
 from depsev.features.io import FEATURE_META_KEY
 
-#: bump when columns or their meaning change
-SCHEMA_VERSION = 2
+#: bump when columns or their meaning change (3: the metadata carries the feature ``preparation``)
+SCHEMA_VERSION = 3
 #: key of the JSON provenance in every shard file's key-value metadata (the feature files' key)
 METADATA_KEY = FEATURE_META_KEY
 SHARD_MODALITIES = ("video", "audio", "fusion")
@@ -236,14 +236,18 @@ example's fractional video step (`fusion_audio_steps = L_a` slots; examples shar
 averaged and counted; slots without an example -- interviewer turns, silence -- are masked). So audio
 and video of the same moment reach the same fusion step. A fusion chunk is dropped only when neither
 stream has a valid step. (Schema version 1 packed the examples into the first slots whatever their
-time; such shards are refused.)
+time; version 2 did not carry the feature preparation; such shards are refused.)
 
 Key-value metadata `depsev` (JSON): `schema_version`, `modality`, `split`, `streams` (per stream:
 columns, `feature_set`, `feature_names`, `dim`, `steps`, `chunk_frames`, `downsample`,
 `normalization` file + sha256; fusion audio: `pairing`, `fusion_audio_frames`), `chunk_config` (the
 chunking settings), `min_coverage`,
 `balance_train` plus `balance` (seed, target, chunks per band before/after; null when not
-balanced), `weights` (VGGish weights of the audio features), `dataset_kind`, `synthetic`.
+balanced), `preparation` (how the features were prepared, read from the feature files' metadata:
+`segmentation`, `denoise`, `normalize_audio`, `vggish_weights_mode` / `_file` / `_sha256` / `_path`,
+`confidence_threshold`, `openface_image` / `_binary`, plus this stage's `min_coverage`;
+`segmentation_used` and `sessions` count sessions; see `depsev.shards.preparation`), `dataset_kind`,
+`synthetic`.
 Read with `depsev.shards.schema.read_shards` and `rows_to_arrays`, or directly with pyarrow, pandas
 or DuckDB (`select count(*) from 'results/shards/video/train/*.parquet'`).
 """

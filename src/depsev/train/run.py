@@ -17,11 +17,10 @@ model config in ``config.json`` records them).
 ``config.json["features"]["preparation"]`` records how the training features were prepared, so that
 ``depsev predict`` prepares a new session the same way (:func:`feature_preparation`): the audio
 cleaning settings (``segmentation``, ``denoise``, ``normalize_audio``), the face
-``confidence_threshold``, ``min_coverage``, the feature sets, the VGGish weights mode / file / sha256.
-They are read from the metadata the feature stages wrote into the training and dev sessions' feature
-files (``<shard_root>/../features`` unless ``feature_dir`` is given); what the files do not carry is
-taken from the workflow configuration (``feature_config``: config.yaml's ``audio``, ``face`` and
-``openface`` sections), and ``sources`` says where each value came from.
+``confidence_threshold`` and OpenFace image, ``min_coverage``, the VGGish weights mode / file / sha256.
+It is the ``preparation`` the train and dev shards carry in their metadata (the shard stage read it
+from the feature files: :mod:`depsev.shards.preparation`); training reads nothing else, neither the
+feature files nor the workflow configuration.
 
 The returned summary holds the best epoch and the dev participant MAE of the model AND of the
 training-mean predictor (every DEV participant predicted with the mean PHQ-8 score of the training
@@ -31,10 +30,9 @@ participants, one score per participant).
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import platform
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +44,12 @@ from depsev import __version__
 from depsev.checkpoint import load_checkpoint, save_checkpoint
 from depsev.data.dataset import ChunkDataset, data_fingerprint, split_dir
 from depsev.errors import InputError
-from depsev.features.io import read_feature_meta
 from depsev.inference import chunk_table, forest_predictions, summary_features
 from depsev.models import KINDS, MIXTURE_KINDS, ModelConfig, build_model, count_parameters
 from depsev.models import model_streams as _model_streams
 from depsev.models.baselines import make_random_forest
 from depsev.models.experts import init_prediction_priors
-from depsev.shards.chunks import STREAM_SOURCES
+from depsev.shards.preparation import PREPARATION_KEY, merge_splits
 from depsev.train.config import TrainConfig
 from depsev.train.trainer import Trainer, participant_table
 
@@ -118,165 +115,28 @@ def train_mean_mae(train: ChunkDataset, dev_people: pd.DataFrame) -> tuple[float
 
 
 # ---------------------------------------------------------------- feature preparation
-def _file_meta(path: Path) -> dict | None:
-    """The provenance JSON of a feature Parquet file (``None``: absent or unreadable)."""
-    try:
-        return read_feature_meta(path) or None
-    except (OSError, ValueError):  # missing file, not Parquet (ArrowInvalid), bad JSON
-        return None
-
-
-def _settings_from_files(feature_dir: Path, streams: tuple[str, ...], pids: Iterable[int]
-                         ) -> tuple[dict[str, dict[str, int]], dict[str, int], int]:
-    """``({setting: {value as JSON: sessions}}, {segmentation used: sessions}, sessions read)`` from
-    the metadata of the sessions' feature files (audio_clean segments, VGGish, face frames)."""
-    seen: dict[str, dict[str, int]] = {}
-    used: dict[str, int] = {}
-    n_read = 0
-
-    def note(key: str, value: Any) -> None:
-        enc = json.dumps(value, sort_keys=True)
-        seen.setdefault(key, {})
-        seen[key][enc] = seen[key].get(enc, 0) + 1
-
-    for pid in pids:
-        found = False
-        if "audio" in streams:
-            seg = _file_meta(feature_dir / "audio" / f"{pid}_segments.parquet")
-            if seg is not None and seg.get("stage") == "audio_clean":
-                qc = seg.get("qc") or {}
-                if "segmentation_requested" in qc:
-                    note("segmentation", qc["segmentation_requested"])
-                if "denoise" in qc:
-                    note("denoise", bool(qc["denoise"]))
-                if "normalize_peak_dbfs" in seg:
-                    note("normalize_audio", seg["normalize_peak_dbfs"] is not None)
-                if qc.get("segmentation"):
-                    used[str(qc["segmentation"])] = used.get(str(qc["segmentation"]), 0) + 1
-                found = True
-            vg = _file_meta(feature_dir / STREAM_SOURCES["audio"]["folder"] / f"{pid}.parquet")
-            if vg is not None and vg.get("weights_mode"):
-                note("vggish_weights_mode", vg["weights_mode"])
-                note("vggish_weights_file", vg.get("weights_file"))
-                if vg["weights_mode"] == "pretrained" and vg.get("sha256"):
-                    note("vggish_weights_sha256", vg["sha256"])
-                found = True
-        if "video" in streams:
-            face = _file_meta(feature_dir / STREAM_SOURCES["video"]["folder"] / f"{pid}.parquet")
-            if face is not None and face.get("confidence_threshold") is not None:
-                note("confidence_threshold", float(face["confidence_threshold"]))
-                found = True
-        n_read += found
-    return seen, used, n_read
-
-
-def _settings_from_config(cfg: Mapping[str, Any], streams: tuple[str, ...]) -> dict[str, Any]:
-    """The feature settings of a workflow configuration (config.yaml's layout), for ``streams``."""
-    out: dict[str, Any] = {}
-    if "audio" in streams:
-        audio = cfg.get("audio") or {}
-        for src, key in (("segmentation", "segmentation"), ("denoise", "denoise"),
-                         ("normalize", "normalize_audio"), ("source", "audio_source")):
-            if audio.get(src) is not None:
-                out[key] = audio[src]
-        vg = audio.get("vggish") or {}
-        weights = vg.get("weights")
-        if weights is not None and str(weights) == "random":
-            out.update(vggish_weights_mode="random", vggish_weights_file="random")
-        elif weights is not None:
-            out.update(vggish_weights_mode="pretrained", vggish_weights_file=Path(str(weights)).name,
-                       vggish_weights_path=str(weights))
-            digest = str(vg.get("sha256") or "").strip().lower()
-            if len(digest) == 64:  # a prefix only checks the download; not a record of the file
-                out["vggish_weights_sha256"] = digest
-    if "video" in streams:
-        face = cfg.get("face") or {}
-        if face.get("confidence_threshold") is not None:
-            out["confidence_threshold"] = float(face["confidence_threshold"])
-        openface = cfg.get("openface") or {}
-        for key in ("image", "binary"):
-            if openface.get(key):
-                out[f"openface_{key}"] = str(openface[key])
-    return out
-
-
-def feature_preparation(train: ChunkDataset, dev: ChunkDataset, modality: str, *,
-                        feature_dir: str | Path | None,
-                        feature_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """How the model's training features were prepared (``config.json["features"]["preparation"]``).
+def feature_preparation(train: ChunkDataset, dev: ChunkDataset) -> dict[str, Any]:
+    """How the model's training features were prepared (``config.json["features"]["preparation"]``):
+    the ``preparation`` of the train and dev shards' metadata, merged
+    (:func:`depsev.shards.preparation.merge_splits`: settings must agree, session counts are summed).
 
     Keys are the argument names of ``depsev predict``'s ``predict_session`` where one exists:
-    ``segmentation``, ``denoise``, ``normalize_audio`` (audio_clean), ``confidence_threshold``
-    (face_frames), ``min_coverage`` (chunking), ``vggish_weights_mode`` / ``_file`` / ``_sha256``
-    (the sha256 of the weights file, pretrained weights only), ``feature_sets`` (per stream), and,
-    from the workflow configuration only, ``audio_source``, ``vggish_weights_path``,
-    ``openface_image`` / ``openface_binary``.  ``segmentation_used`` counts the training and dev
-    sessions per segmentation actually used (transcript / vad / none).  ``sources`` names where each
-    value came from (``shards``, ``feature files (N sessions)``, ``workflow config``); values that
-    differ between sessions, or between the files and the configuration, are listed under
-    ``conflicts`` (the files' value wins over the configuration's; a setting on which sessions
-    disagree is not recorded).
+    ``segmentation``, ``denoise``, ``normalize_audio`` (audio_clean), ``confidence_threshold``,
+    ``openface_image`` / ``openface_binary`` (face_frames), ``min_coverage`` (chunking),
+    ``vggish_weights_mode`` / ``_file`` / ``_sha256`` (pretrained weights only) / ``_path``;
+    ``segmentation_used`` counts the training and dev sessions per segmentation actually used
+    (transcript / vad / none), ``sessions`` the sessions whose feature files recorded settings.
+    Shards without a preparation, or whose splits disagree, raise :class:`~depsev.errors.InputError`.
     """
-    streams = _model_streams(modality)
-    values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    conflicts: dict[str, Any] = {}
-    meta = train.meta
-    if meta.get("min_coverage") is not None:
-        values["min_coverage"] = float(meta["min_coverage"])
-        sources["min_coverage"] = "shards"
-    values["feature_sets"] = {s: (meta.get("streams", {}).get(s) or {}).get("feature_set") for s in streams}
-    sources["feature_sets"] = "shards"
-    shard_weights = meta.get("weights") or {}
-    if "audio" in streams and shard_weights.get("weights_mode"):
-        values.update(vggish_weights_mode=shard_weights["weights_mode"],
-                      vggish_weights_file=shard_weights.get("weights_file"))
-        sources.update(vggish_weights_mode="shards", vggish_weights_file="shards")
-
-    pids = sorted({int(p) for ds in (train, dev) for p in ds.labels["participant_id"].unique()})
-    fdir = Path(feature_dir) if feature_dir is not None else None
-    used: dict[str, int] = {}
-    if fdir is not None and fdir.is_dir():
-        seen, used, n_read = _settings_from_files(fdir, streams, pids)
-        for key, counts in seen.items():
-            decoded = {enc: json.loads(enc) for enc in counts}
-            if len(counts) > 1:
-                conflicts[key] = {"feature files": {enc: n for enc, n in counts.items()}}
-                values.pop(key, None)
-                sources.pop(key, None)
-                continue
-            value = next(iter(decoded.values()))
-            if key in values and values[key] != value:
-                conflicts[key] = {sources[key]: values[key], "feature files": value}
-                continue
-            if key not in values:
-                values[key] = value
-                sources[key] = f"feature files ({n_read} sessions)"
-    for key, value in _settings_from_config(feature_config or {}, streams).items():
-        if key in conflicts:
-            continue
-        if key in values:
-            if values[key] != value:
-                conflicts[key] = {sources[key]: values[key], "workflow config": value}
-            continue
-        values[key] = value
-        sources[key] = "workflow config"
-    prep: dict[str, Any] = {**values, "sources": sources}
-    if used:
-        prep["segmentation_used"] = used
-    if conflicts:
-        prep["conflicts"] = conflicts
-        log.warning("feature preparation differs between sessions or from the configuration: %s", conflicts)
-    return prep
+    where = train.files[0].parent if train.files else None
+    return merge_splits({"train": train.meta, "dev": dev.meta}, where=where)
 
 
 def _base_config(kind: str, modality: str, interviewer: str | None, seed: int, shuffle_labels: bool,
                  model_cfg: ModelConfig, train_cfg: TrainConfig, train: ChunkDataset, dev: ChunkDataset,
-                 shard_root: Path, preparation: dict[str, Any] | None = None) -> dict[str, Any]:
+                 shard_root: Path, preparation: dict[str, Any]) -> dict[str, Any]:
     sm = shard_modality(kind, modality)
-    prov = train.provenance()
-    if preparation is not None:
-        prov["preparation"] = preparation
+    prov = {**train.provenance(), PREPARATION_KEY: preparation}
     return {
         "kind": kind, "modality": modality, "shard_modality": sm, "interviewer": interviewer, "seed": seed,
         "shuffle_labels": shuffle_labels, "model": model_cfg.to_dict(), "train": train_cfg.to_dict(),
@@ -297,9 +157,7 @@ def train_model(shard_root: str | Path, out_dir: str | Path, *, kind: str, modal
                 train_cfg: TrainConfig | Mapping[str, Any] | None = None,
                 shuffle_labels: bool = False,
                 init_experts: Mapping[str, str | Path] | None = None,
-                init_from: str | Path | None = None,
-                feature_dir: str | Path | None = None,
-                feature_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                init_from: str | Path | None = None) -> dict[str, Any]:
     """Train one model on the train split, choose its epoch on dev, write the checkpoint folder.
 
     ``kind``: one of :data:`ALL_KINDS`; ``modality``: ``audio | video | fusion``; ``interviewer``:
@@ -323,10 +181,8 @@ def train_model(shard_root: str | Path, out_dir: str | Path, *, kind: str, modal
       with the experts frozen (``train.mixture_training: gate``, default) or everything
       (``all``), for ``train.mixture_epochs`` epochs (0 = ``max_epochs``).
 
-    ``feature_dir``: the per-session feature files the shards were built from (default
-    ``<shard_root>/../features``, the workflow's ``results/features``); ``feature_config``: the
-    workflow configuration (config.yaml's ``audio``, ``face``, ``openface`` sections are read).  Both
-    only feed ``config.json["features"]["preparation"]`` (:func:`feature_preparation`).
+    The feature preparation recorded in ``config.json["features"]["preparation"]`` is the train and
+    dev shards' (:func:`feature_preparation`).
     """
     shard_root, out = Path(shard_root), Path(out_dir)
     tcfg = resolve_train_config(train_cfg, seed)
@@ -338,9 +194,7 @@ def train_model(shard_root: str | Path, out_dir: str | Path, *, kind: str, modal
     train, dev = load_training_data(shard_root, kind, modality, interviewer,
                                     seed if shuffle_labels else None, dev_who)
     mcfg = resolve_model_config(model_cfg, train)
-    prep = feature_preparation(train, dev, modality, feature_config=feature_config,
-                               feature_dir=feature_dir if feature_dir is not None
-                               else shard_root.parent / "features")
+    prep = feature_preparation(train, dev)
     config = _base_config(kind, modality, interviewer, int(seed), bool(shuffle_labels), mcfg, tcfg,
                           train, dev, shard_root, prep)
     if init_experts:

@@ -1,0 +1,201 @@
+"""A new session's features for ``depsev predict``, by the workflow's own stages:
+:func:`depsev.features.audio.clean_session` -> :func:`depsev.features.vggish.vggish_session` (and,
+optionally, :func:`depsev.features.egemaps.egemaps_session`, not used by the models);
+:func:`depsev.features.face.face_frames`, from an OpenFace CSV or from a video run through OpenFace
+2.x FeatureExtraction in the pinned container (:func:`openface_from_video`; without a container
+runtime a clear error says how to supply the CSV instead).  :func:`usable_streams` decides which
+computed streams enter the model; unusable ones become low-confidence flags.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from depsev.errors import InputError
+from depsev.features.io import read_feature_meta
+from depsev.predict.bundle import ModelBundle
+from depsev.predict.inputs import SessionInput
+from depsev.qc import face_clock_problems
+from depsev.shards.preparation import session_preparation, vggish_weights
+
+#: QC thresholds of a new session (same values as the corpus manifest's defaults)
+MIN_SPEECH_SECONDS = 10.0
+MIN_FACE_VALID_SHARE = 0.1
+#: container runtimes that can run the pinned OpenFace image
+CONTAINER_RUNTIMES = ("apptainer", "singularity", "docker")
+
+
+@contextmanager
+def timer(timings: dict[str, float], stage: str) -> Iterator[None]:
+    """Add the seconds the block takes to ``timings[stage]``."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - t0
+
+
+def openface_container_command(runtime: str, video: Path, raw: Path, *, image: str,
+                               binary: str | None = None) -> list[str]:
+    """The command line that runs FeatureExtraction (:func:`~depsev.features.openface_container.
+    feature_extraction_command`) on ``video`` into ``raw`` in ``image`` with ``runtime``.
+
+    Absolute paths, symlinks resolved (a linked video's target folder is what must be visible in
+    the container, and FeatureExtraction names its CSV after the target's stem).  ``docker``:
+    ``docker run --rm --user UID:GID -v D:D ...`` for the video's folder and ``raw`` (``docker://``
+    stripped from the image; run as the calling user so that the CSVs are not owned by root);
+    ``apptainer`` / ``singularity``: ``exec --bind D,...`` (by default they see only
+    $HOME, /tmp and the working directory).
+    """
+    from depsev.features.openface_container import DEFAULT_BINARY, feature_extraction_command
+
+    video, raw = video.resolve(), raw.resolve()
+    cmd = feature_extraction_command(video, raw, binary=binary or DEFAULT_BINARY)
+    dirs = list(dict.fromkeys((str(video.parent), str(raw))))
+    if runtime == "docker":
+        mounts = [a for d in dirs for a in ("-v", f"{d}:{d}")]
+        user = ["--user", f"{os.getuid()}:{os.getgid()}"] if hasattr(os, "getuid") else []
+        return ["docker", "run", "--rm", *user, *mounts, image.removeprefix("docker://"), *cmd]
+    return [runtime, "exec", "--bind", ",".join(dirs), image, *cmd]
+
+
+def openface_from_video(video: Path, out_dir: Path, participant_id: int | None, *,
+                        image: str | None, binary: str | None = None) -> Path:
+    """Run OpenFace 2.x FeatureExtraction on ``video`` in the pinned container
+    (:func:`openface_container_command`, the first runtime of :data:`CONTAINER_RUNTIMES` found on
+    PATH); return the CSV, renamed to E-DAIC's ``<ID>_OpenFace2.1.0_Pose_gaze_AUs.csv`` in ``out_dir``.
+
+    Without a runtime or an image, a failing run (the tail of its stderr, else stdout, is quoted),
+    or no CSV written: :class:`~depsev.errors.InputError` naming the video, with the FeatureExtraction
+    command to run by hand and the advice to pass the CSV with --openface.
+    """
+    from depsev.features.openface_container import (
+        DEFAULT_BINARY,
+        edaic_openface_name,
+        feature_extraction_command,
+        rename_to_edaic,
+    )
+
+    video = Path(video)
+    runtime = next((r for r in CONTAINER_RUNTIMES if shutil.which(r)), None)
+    raw = Path(out_dir) / "openface_raw"
+    cmd = feature_extraction_command(video, raw, binary=binary or DEFAULT_BINARY)
+    how = (f"run OpenFace 2.x yourself (`{' '.join(cmd)}`, or the workflow rule openface_extract) and "
+           "pass the CSV it writes with --openface")
+    if runtime is None:
+        raise InputError(video, "a video needs OpenFace 2.x FeatureExtraction, run in a container, but no "
+                                f"container runtime ({', '.join(CONTAINER_RUNTIMES)}) was found: {how}")
+    if not image:
+        raise InputError(video, f"no OpenFace container image given (config.yaml openface.image): {how}")
+    raw.mkdir(parents=True, exist_ok=True)
+    full = openface_container_command(runtime, video, raw, image=image, binary=binary)
+    res = subprocess.run(full, capture_output=True, text=True)
+    if res.returncode != 0:
+        tail = (res.stderr.strip() or res.stdout.strip())[-500:] or "(no output)"
+        raise InputError(video, f"OpenFace FeatureExtraction failed ({runtime}, exit {res.returncode}): "
+                                f"{tail} -- {how}")
+    pid = participant_id if participant_id is not None else 0
+    try:
+        return rename_to_edaic(raw, video.resolve(), pid, Path(out_dir) / edaic_openface_name(pid))
+    except InputError as exc:
+        raise InputError(video, f"OpenFace FeatureExtraction ({runtime}) ran but {exc} -- {how}") from exc
+
+
+@dataclass
+class SessionFeatures:
+    """Per-session feature files and their QC records."""
+
+    files: dict[str, Path] = field(default_factory=dict)
+    qc: dict[str, dict] = field(default_factory=dict)
+    weights: dict | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def audio_features(inputs: SessionInput, work: Path, feats: SessionFeatures, *, weights: str,
+                   allow_random: bool, segmentation: str, denoise: bool, normalize_audio: bool,
+                   with_egemaps: bool, threads: int | None) -> None:
+    """Clean the audio (participant speech only), then VGGish (and optionally eGeMAPS)."""
+    from depsev.features.audio import clean_session
+    from depsev.features.vggish import vggish_session
+
+    assert inputs.audio is not None
+    wav, segs = work / "audio" / f"{inputs.name}.wav", work / "audio" / f"{inputs.name}_segments.parquet"
+    with timer(feats.timings, "audio_clean"):
+        feats.qc["audio"] = clean_session(inputs.audio, wav, segs, transcript_path=inputs.transcript,
+                                          segmentation=segmentation, denoise=denoise,
+                                          normalize=normalize_audio)
+    out = work / "vggish" / f"{inputs.name}.parquet"
+    with timer(feats.timings, "vggish"):
+        feats.qc["vggish"] = vggish_session(wav, segs, out, weights=weights, allow_random=allow_random,
+                                            threads=threads)
+    feats.weights = vggish_weights(session_preparation("audio", read_feature_meta(out))[0])
+    feats.files.update(clean_wav=wav, segments=segs, audio=out)
+    if with_egemaps:
+        from depsev.features.egemaps import egemaps_session
+
+        eg = work / "egemaps" / f"{inputs.name}.parquet"
+        with timer(feats.timings, "egemaps"):
+            feats.qc["egemaps"] = egemaps_session(wav, segs, eg)
+        feats.files["egemaps"] = eg
+
+
+def face_features(inputs: SessionInput, work: Path, feats: SessionFeatures, *, confidence_threshold: float,
+                  openface_image: str | None, openface_binary: str | None = None) -> None:
+    """OpenFace CSV (or video -> container) -> face frames with validity."""
+    from depsev.features.face import face_frames
+
+    csv = inputs.openface
+    if csv is None:
+        assert inputs.video is not None
+        with timer(feats.timings, "openface"):
+            csv = openface_from_video(inputs.video, work / "openface", inputs.participant_id,
+                                      image=openface_image, binary=openface_binary)
+    out = work / "face" / f"{inputs.name}.parquet"
+    with timer(feats.timings, "face_frames"):
+        feats.qc["face"] = face_frames(csv, out, confidence_threshold=confidence_threshold,
+                                       pose=inputs.openface_pose, gaze=inputs.openface_gaze)
+    feats.files["video"] = out
+
+
+def usable_streams(bundle: ModelBundle, inputs: SessionInput, feats: SessionFeatures,
+                   wanted: tuple[str, ...], flags: list[str], notes: list[str]) -> tuple[str, ...]:
+    """Streams that enter the model; unusable given recordings become low-confidence flags."""
+    usable = []
+    for s in wanted:
+        if s == "audio":
+            if inputs.audio is None:
+                notes.append("no audio recording given")
+                continue
+            qc = feats.qc["audio"]
+            if feats.qc["vggish"]["n_examples"] == 0:
+                flags.append("audio not usable: " + ("; ".join(qc["flags"]) or "no VGGish example"))
+                continue
+            if qc["participant_seconds"] < MIN_SPEECH_SECONDS:
+                flags.append(f"little participant speech ({qc['participant_seconds']:.1f} s < "
+                             f"{MIN_SPEECH_SECONDS:g} s)")
+        else:
+            if inputs.openface is None and inputs.video is None:
+                notes.append("no face recording (OpenFace CSV or video) given")
+                continue
+            qc = feats.qc["face"]
+            if qc["n_valid"] == 0:
+                flags.append("face not usable: no valid face frame (OpenFace success/confidence)")
+                continue
+            share = qc["n_valid"] / max(1, qc["n_frames"])
+            if share < MIN_FACE_VALID_SHARE:
+                flags.append(f"few valid face frames ({share:.0%} < {MIN_FACE_VALID_SHARE:.0%})")
+            audio_s = feats.qc["audio"]["duration_s"] if "audio" in feats.qc else None
+            flags.extend(face_clock_problems(qc, audio_s))  # the manifest's check, as a flag here
+        usable.append(s)
+    if not usable:
+        raise InputError(inputs.audio or inputs.openface or inputs.video,
+                         f"nothing the model can use: {'; '.join(flags + notes)} (the model reads "
+                         f"{' + '.join(bundle.streams)})")
+    return tuple(usable)
