@@ -95,3 +95,18 @@ def test_trees_pointing_outside_themselves_are_refused(forest, tmp_path):
     sio.dump(LinearRegression().fit(x, x[:, 0]), other)
     with pytest.raises(InputError, match="not a RandomForestRegressor"):
         ckpt.load_forest(other)
+
+
+def test_balanced_training_shards_do_not_make_the_test_shards_a_mismatch(tmp_path):
+    """With chunks.balance_train, only the train shards are down-sampled: the model records that
+    balance, the dev/test shards have none, and evaluating them is not a feature mismatch (a change in
+    the feature set or the preparation still is)."""
+    from depsev.checkpoint import check_features_match
+
+    trained = {"features": {"modality": "fusion", "balance": {"method": "downsample", "kept": 40},
+                            "preparation": {"denoise": True, "sessions": 30}}}
+    check_features_match(trained, {"modality": "fusion", "balance": None,
+                                   "preparation": {"denoise": True, "sessions": 13}}, tmp_path)
+    with pytest.raises(InputError, match="preparation"):
+        check_features_match(trained, {"modality": "fusion", "balance": None,
+                                       "preparation": {"denoise": False, "sessions": 13}}, tmp_path)

@@ -250,7 +250,8 @@ def check_features_match(config: dict, provenance: dict, where: str | Path) -> N
 
     trained = config.get("features", {})
     for key in sorted(set(trained) & set(provenance)):
-        if key in ("synthetic", "dataset_kind"):
+        # "balance": the train split's down-sampling (chunks.balance_train), never applied to dev/test
+        if key in ("synthetic", "dataset_kind", "balance"):
             continue
         mine, theirs = trained[key], provenance[key]
         if key == PREPARATION_KEY and isinstance(mine, dict) and isinstance(theirs, dict):
