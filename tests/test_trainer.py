@@ -38,8 +38,8 @@ def shard_root(tmp_path_factory) -> Path:
 
 # ---------------------------------------------------------------- config
 def test_train_config_merge_and_validation():
-    cfg = TrainConfig.resolve({"lr": 0.01, "betas": [0.8, 0.99], "max_epochs": 7},
-                              {"max_epochs": 3, "seed": None})
+    base = TrainConfig.from_dict({"lr": 0.01, "betas": [0.8, 0.99], "max_epochs": 7})
+    cfg = TrainConfig.from_dict({"max_epochs": 3}, "overlay", base=base)
     assert cfg.lr == 0.01 and cfg.betas == (0.8, 0.99) and cfg.max_epochs == 3 and cfg.seed == 0
     assert cfg.weight_decay == 1e-4 and cfg.focal_gamma == 2.0 and cfg.balanced_sampling is False
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
@@ -49,7 +49,7 @@ def test_train_config_merge_and_validation():
     with pytest.raises(InputError, match="batch_size must be an integer"):
         TrainConfig.from_dict({"batch_size": 2.5})
     with pytest.raises(InputError, match=r"command line: train config: betas must be a list of 2 numbers"):
-        TrainConfig.resolve({}, {"betas": [0.9]})
+        TrainConfig.from_dict({"betas": [0.9]}, "command line")
     with pytest.raises(InputError, match="betas must be a list of 2 numbers, got \\[0.9, True\\]"):
         TrainConfig.from_dict({"betas": [0.9, True]})
     assert TrainConfig.from_dict({"betas": (0, 1e-3)}).betas == (0.0, 0.001)

@@ -99,14 +99,6 @@ class TrainConfig:
         (:func:`depsev.configtools.dataclass_from_dict`)."""
         return dataclass_from_dict(cls, d, source, SECTION, base)
 
-    @classmethod
-    def resolve(cls, yaml_section: Mapping[str, Any] | None = None, cli: Mapping[str, Any] | None = None,
-                source: str | Path | None = None) -> TrainConfig:
-        """Defaults <- ``yaml_section`` (config.yaml ``train:``) <- ``cli`` (``None`` values ignored)."""
-        cfg = cls.from_dict(yaml_section, source)
-        given = {k: v for k, v in (cli or {}).items() if v is not None}
-        return cls.from_dict(given, "command line", base=cfg)
-
     def resolved_device(self) -> Any:
         """The torch device: ``auto`` -> cuda when available, else cpu."""
         import torch

@@ -1,5 +1,5 @@
 """Training entry point: :func:`train_model` (called by the Snakemake rules ``train_expert``,
-``train_fusion``, ``train_baseline`` and by ``depsev train``).
+``train_moe``, ``train_fusion`` and ``train_baseline``; there is no separate training command).
 
 It opens the TRAIN and DEV shards only, with ``purpose="train"`` (the test split is refused by
 :class:`depsev.data.ChunkDataset`), builds the model (:func:`depsev.models.build_model`) or the
