@@ -75,6 +75,20 @@ def limit_threads(threads: int) -> None:
 
 
 @contextlib.contextmanager
+def torch_threads(n: int | None):
+    """torch limited to ``n`` intra-op threads inside the block (``None``/0: unchanged), restored after."""
+    import torch
+
+    old = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+@contextlib.contextmanager
 def job(snakemake):  # noqa: ANN001 - the snakemake script object
     """A rule's script body: its threads limited to the rule's ``threads:`` (:func:`limit_threads`),
     stdout and stderr sent to its log."""

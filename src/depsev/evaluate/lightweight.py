@@ -39,6 +39,7 @@ from depsev.errors import InputError
 from depsev.models import FusionModel, ModelConfig, count_parameters
 from depsev.models.flops import example_batch, fusion_flops, ptflops_macs
 from depsev.shards.chunks import ChunkConfig
+from depsev.workflow import torch_threads
 
 #: seconds between VGGish example starts (one audio frame)
 AUDIO_FRAME_SECONDS = 0.96
@@ -171,15 +172,10 @@ def lightweight_row(model: nn.Module, cfg: ModelConfig, la: int, lv: int, *, bat
     analytic = (fusion_flops(cfg, la, lv).flops
                 if isinstance(model, FusionModel) and len(model.modalities) == 2 else math.nan)
     macs = ptflops_macs(model, cfg, la, lv) if count_ptflops else math.nan
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         used_threads = torch.get_num_threads()
         latency = median_latency(model, example_batch(cfg, la, lv, batch_size), repeats=repeats,
                                  warmup=warmup)
-    finally:
-        torch.set_num_threads(previous)
     n_chunks = chunks_per_session(session_minutes, modality, chunk_cfg, video_fps=video_fps)
     per_chunk = latency / batch_size
     return {"origin": ORIGIN_OURS, "model": name or type(model).__name__, "modality": modality,

@@ -35,7 +35,6 @@ import urllib.error
 import urllib.request
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +55,7 @@ from depsev.features.io import (
 )
 from depsev.features.io import fixed_list as _fixed_list
 from depsev.hashing import file_sha256
+from depsev.workflow import torch_threads
 
 #: published torchvggish weights (the 8 hex digits in the name are the sha256 prefix)
 VGGISH_WEIGHTS_URL = "https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth"
@@ -279,17 +279,6 @@ def _forward(model: VGG, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return fc2.float(), emb.float()
 
 
-@contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(int(threads))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 #: bf16 copies of fp32 models (converted once per model object)
 _BF16_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -336,7 +325,7 @@ def embed_wav(wav_path: str | Path, model: VGG, *, batch_size: int = 32, block_s
     fc2_parts: list[np.ndarray] = []
     emb_parts: list[np.ndarray] = []
     buf = np.zeros(0, dtype=np.float32)
-    with _torch_threads(threads), torch.inference_mode():
+    with torch_threads(threads), torch.inference_mode():
         for block in _mono16k_blocks(wav_path, block_examples * EXAMPLE_SAMPLES):
             buf = np.concatenate([buf, block]) if buf.size else block
             k = LogMel.n_examples(buf.size)

@@ -6,8 +6,7 @@ through :func:`depsev.inference.predict_batches`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -46,15 +45,3 @@ def run_model(model: torch.nn.Module, batch: dict[str, torch.Tensor], batch_size
     n = int(batch["z"].shape[0])
     return predict_batches(model, ({k: v[start:start + batch_size] for k, v in batch.items()}
                                    for start in range(0, n, batch_size)))
-
-
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """torch limited to ``n`` intra-op threads inside the block (``None``: unchanged), restored after."""
-    old = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)

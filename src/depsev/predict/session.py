@@ -47,7 +47,7 @@ from typing import Any
 from depsev.constants import INTERVIEWERS
 from depsev.errors import InputError
 from depsev.inference import prediction_frame
-from depsev.predict.batches import chunk_batch, run_model, session_streams, torch_threads
+from depsev.predict.batches import chunk_batch, run_model, session_streams
 from depsev.predict.bundle import ModelBundle, load_model_bundle, model_chunk_config, requested_streams
 from depsev.predict.contract import (
     check_session_features,
@@ -60,6 +60,7 @@ from depsev.predict.inputs import SessionInput, find_session_inputs, resolve_int
 from depsev.predict.result import provenance, qc_record, running_estimates, summarize
 from depsev.shards.preparation import vggish_weights as recorded_weights
 from depsev.shards.session import plan_chunks
+from depsev.workflow import torch_threads
 
 
 def predict_session(model_dir: str | Path, session_dir: str | Path | None = None, *, kind: str = "edaic",
