@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from depsev.features.openface_container import (
     DEFAULT_BINARY,
     feature_extraction_command,
     rename_to_edaic,
+    run_feature_extraction,
 )
 
 OUT_COLUMNS = ["timestamp", "frame", "success", "confidence", "valid", *FACE_FEATURES]
@@ -233,15 +233,41 @@ shutil.copy({fixture!r}, out_dir / (video.stem + ".csv"))
 """
 
 
-def test_fake_feature_extraction_run_then_face_frames(openface_fixtures, tmp_path):
-    fake = tmp_path / "FeatureExtraction"
+def test_local_feature_extraction_run_then_face_frames(openface_fixtures, tmp_path):
+    """``openface.runtime: none``: a FeatureExtraction installed on the machine (here a stand-in)."""
+    fake = tmp_path / "bin" / "FeatureExtraction"
+    fake.parent.mkdir()
     fixture = str(openface_fixtures / "changeLighting.csv")
     fake.write_text(FAKE_BINARY.format(python=sys.executable, fixture=fixture))
     fake.chmod(0o755)
     video = tmp_path / "701_VIDEO.wmv"
     shutil.copy(openface_fixtures / "changeLighting.wmv", video)
-    out_dir = tmp_path / "of_out"
-    subprocess.run(feature_extraction_command(video, out_dir, binary=str(fake)), check=True, timeout=60)
-    csv = rename_to_edaic(out_dir, video, 701, tmp_path / "701" / "701_OpenFace2.1.0_Pose_gaze_AUs.csv")
+    dest = tmp_path / "701" / "701_OpenFace2.1.0_Pose_gaze_AUs.csv"
+    csv = run_feature_extraction(video, dest, 701, image=None, binary=str(fake), runtime="none")
+    assert csv == dest and (tmp_path / "701" / "raw").is_dir()
+    log = (tmp_path / "701" / "raw" / "FeatureExtraction.log").read_text()
+    assert log.startswith(f"$ {fake} -f {video.resolve()} -pose -gaze -aus -out_dir ")
     qc = face_frames(csv, tmp_path / "701.parquet")
     assert qc["n_frames"] == qc["n_valid"] == 88 and qc["source"] == csv.name
+
+
+def test_feature_extraction_that_fails_or_cannot_start_names_the_video(tmp_path, monkeypatch):
+    video = tmp_path / "702_VIDEO.mp4"
+    video.write_bytes(b"\x00" * 16)
+    dest = tmp_path / "702" / "702_OpenFace2.1.0_Pose_gaze_AUs.csv"
+    failing = tmp_path / "FeatureExtraction"
+    failing.write_text("#!/bin/sh\necho 'could not open the video stream' >&2\nexit 3\n")
+    failing.chmod(0o755)
+    with pytest.raises(InputError) as err:
+        run_feature_extraction(video, dest, 702, image=None, binary=str(failing), runtime="none")
+    assert err.value.path == video and "none, exit 3" in str(err.value)
+    assert "could not open the video stream" in str(err.value) and not dest.exists()
+    with pytest.raises(InputError, match="no FeatureExtraction at"):
+        run_feature_extraction(video, dest, 702, image=None, binary=str(tmp_path / "nothing"), runtime="none")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no container runtime anywhere
+    with pytest.raises(InputError, match=r"no container runtime \(apptainer, singularity, docker\)"):
+        run_feature_extraction(video, dest, 702, image="docker://x@sha256:0", runtime="auto")
+    with pytest.raises(InputError, match="openface.runtime is docker but no docker was found"):
+        run_feature_extraction(video, dest, 702, image="docker://x@sha256:0", runtime="docker")
+    with pytest.raises(ValueError, match="openface.runtime must be one of"):
+        run_feature_extraction(video, dest, 702, image="docker://x@sha256:0", runtime="podman")

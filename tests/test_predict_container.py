@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from fake_openface import calls, install_fake_runtime, path_with_only
 from test_predict import build_demo_run
 
 from depsev.errors import InputError
@@ -26,62 +26,18 @@ REPO = Path(__file__).resolve().parents[1]
 OPENFACE_CFG = yaml.safe_load((REPO / "config.yaml").read_text())["openface"]
 IMAGE, BINARY = OPENFACE_CFG["image"], OPENFACE_CFG["binary"]
 FLAGS = ["-pose", "-gaze", "-aus"]  # as the workflow rule openface_extract runs it
-STDERR = "FeatureExtraction: reading the video\nERROR: could not open the video stream (codec wmv2)\n"
-
-FAKE = '''#!{python}
-"""A FAKE {name} (test fixture): records argv, emulates FeatureExtraction in the container."""
-import json, pathlib, sys
-
-argv = [pathlib.Path(sys.argv[0]).name, *sys.argv[1:]]
-with open({log!r}, "a") as f:
-    f.write(json.dumps(argv) + "\\n")
-if {fail!r}:
-    sys.stderr.write({stderr!r})
-    sys.exit(1)
-args = sys.argv[1:]
-if argv[0] == "docker":
-    visible = [a.split(":")[0] for i, a in enumerate(args) if i and args[i - 1] == "-v"]
-else:
-    visible = args[args.index("--bind") + 1].split(",") if "--bind" in args else []
-video = pathlib.Path(args[args.index("-f") + 1])
-out = pathlib.Path(args[args.index("-out_dir") + 1])
-for p in (video, out):
-    if not any(p == pathlib.Path(d) or pathlib.Path(d) in p.parents for d in visible):
-        sys.stderr.write(f"{{p}} is not visible in the container (bound: {{visible}})\\n")
-        sys.exit(2)
-if not video.is_file():
-    sys.stderr.write(f"no such video {{video}}\\n")
-    sys.exit(3)
-out.mkdir(parents=True, exist_ok=True)
-(out / (video.stem + ".csv")).write_bytes(pathlib.Path({csv!r}).read_bytes())
-(out / (video.stem + "_of_details.txt")).write_text("fake FeatureExtraction")
-'''
-
-
 @pytest.fixture()
 def fake_runtime(tmp_path, monkeypatch, openface_fixtures):
     """``make(name, fail=False) -> log``: a fake runtime ``name`` first on PATH; real runtimes hidden."""
-    from depsev.predict.features import CONTAINER_RUNTIMES
 
     def make(name: str, fail: bool = False) -> Path:
-        bindir = tmp_path / f"fake-{name}"
-        bindir.mkdir()
-        log = tmp_path / f"{name}-argv.jsonl"
-        script = bindir / name
-        script.write_text(FAKE.format(python=sys.executable, name=name, log=str(log), fail=fail,
-                                      stderr=STDERR, csv=str(openface_fixtures / "changeLighting.csv")))
-        script.chmod(0o755)
-        keep = [d for d in os.environ.get("PATH", "").split(os.pathsep)
-                if d and not any((Path(d) / r).exists() for r in CONTAINER_RUNTIMES)]
-        monkeypatch.setenv("PATH", os.pathsep.join([str(bindir), *keep]))
-        assert shutil.which(name) == str(script)
+        bindir, log = install_fake_runtime(tmp_path / f"fake-{name}", name,
+                                           openface_fixtures / "changeLighting.csv", fail=fail)
+        monkeypatch.setenv("PATH", path_with_only(bindir))
+        assert shutil.which(name) == str(bindir / name)
         return log
 
     return make
-
-
-def _calls(log: Path) -> list[list[str]]:
-    return [json.loads(line) for line in log.read_text().splitlines()]
 
 
 @pytest.fixture()
@@ -103,7 +59,7 @@ def test_apptainer_command_line_and_csv(fake_runtime, video, tmp_path, openface_
     work = tmp_path / "work" / "openface"
     csv = openface_from_video(video, work, 612, image=IMAGE, binary=BINARY)
     raw = (work / "openface_raw").resolve()
-    assert _calls(log) == [["apptainer", "exec", "--bind", f"{video.parent.resolve()},{raw}", IMAGE, BINARY,
+    assert calls(log) == [["apptainer", "exec", "--bind", f"{video.parent.resolve()},{raw}", IMAGE, BINARY,
                             "-f", str(video.resolve()), *FLAGS, "-out_dir", str(raw)]]
     assert csv == work / "612_OpenFace2.1.0_Pose_gaze_AUs.csv"
     assert csv.read_bytes() == (openface_fixtures / "changeLighting.csv").read_bytes()
@@ -118,7 +74,7 @@ def test_docker_command_line_and_a_symlinked_video(fake_runtime, video, tmp_path
     raw = (work / "openface_raw").resolve()
     vdir = video.parent.resolve()
     user = f"{os.getuid()}:{os.getgid()}"
-    assert _calls(log)[0] == ["docker", "run", "--rm", "--user", user,
+    assert calls(log)[0] == ["docker", "run", "--rm", "--user", user,
                               "-v", f"{vdir}:{vdir}", "-v", f"{raw}:{raw}",
                               IMAGE.removeprefix("docker://"), BINARY, "-f", str(video.resolve()), *FLAGS,
                               "-out_dir", str(raw)]
@@ -131,7 +87,7 @@ def test_docker_command_line_and_a_symlinked_video(fake_runtime, video, tmp_path
     link.symlink_to(video)
     csv = openface_from_video(link, tmp_path / "work2", 612, image=IMAGE, binary=BINARY)
     assert csv.read_bytes() == (openface_fixtures / "changeLighting.csv").read_bytes()
-    argv = _calls(log)[1]
+    argv = calls(log)[1]
     assert f"{vdir}:{vdir}" in argv and argv[argv.index("-f") + 1] == str(video.resolve())
 
 
@@ -168,7 +124,7 @@ def test_predict_session_from_wav_and_video(fake_runtime, video, demo_run, tmp_p
     wav = speech_fixtures / "pyannote_sample_2speakers_16k.wav"
     res = predict_session(model, audio=wav, video=video, interviewer="ai", allow_short=True,
                           normalize_dir=demo_run["normalize"], work_dir=tmp_path / "work", threads=2)
-    (argv,) = _calls(log)
+    (argv,) = calls(log)
     assert argv[:2] == ["apptainer", "exec"] and argv[4:6] == [IMAGE, BINARY] and FLAGS[0] in argv
     assert res["modalities_used"] == ["audio", "video"] and res["modalities_missing"] == []
     assert res["qc"]["face_frames"] == 88 and res["qc"]["face_valid_share"] == pytest.approx(1.0)

@@ -16,6 +16,7 @@ from depsev.settings import (
     DemoSettings,
     EvaluateSettings,
     FaceSettings,
+    OpenFaceSettings,
     OpenSmileSettings,
     Settings,
     VGGishSettings,
@@ -37,6 +38,7 @@ SECTIONS = {
     ("audio", "opensmile"): (OpenSmileSettings, set()),
     ("chunks",): (ChunkConfig, {"balance_seed", "fusion_audio_frames", "dataset_kind"}),
     ("evaluate",): (EvaluateSettings, set()),
+    ("openface",): (OpenFaceSettings, set()),
 }
 
 
@@ -92,6 +94,8 @@ def test_config_yaml_builds_the_tree_with_the_demo_chunks():
     ("model", {"hiden": 3}, "model"),
     ("train", {"max_epoch": 3}, "train"),
     ("dataset", {"kind": "daic", "root": "x"}, "dataset.kind must be one of"),
+    ("openface", {"runtime": "podman"}, "openface.runtime must be one of"),
+    ("openface", {"imgae": "x"}, "openface: unknown key"),
 ])
 def test_a_typo_in_any_section_names_it(section, bad, message):
     with pytest.raises(ValueError, match=message):

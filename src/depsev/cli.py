@@ -13,6 +13,7 @@ from pathlib import Path
 
 from depsev import __version__
 from depsev.errors import InputError
+from depsev.features.openface_container import RUNTIMES
 
 
 def _cmd_demo_cohort(args) -> int:
@@ -182,7 +183,8 @@ def _cmd_predict(args) -> int:
                           allow_short=args.allow_short, segmentation=args.segmentation,
                           denoise=args.denoise, normalize_audio=args.normalize_audio,
                           confidence_threshold=args.confidence_threshold, min_coverage=args.min_coverage,
-                          openface_image=args.openface_image, threads=args.threads)
+                          openface_image=args.openface_image, openface_runtime=args.openface_runtime,
+                          threads=args.threads)
     if args.json:
         write_result(res, args.json)
     print(summary_line(res))
@@ -286,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="low-confidence result for a session shorter than one chunk")
     pr.add_argument("--openface-image", default=None,
                     help="config.yaml openface.image (for --video; default: the training run's)")
+    pr.add_argument("--openface-runtime", default="auto", choices=RUNTIMES,
+                    help="config.yaml openface.runtime (for --video): auto = first of apptainer, "
+                         "singularity, docker on PATH; none = a FeatureExtraction installed here")
     pr.add_argument("--work-dir", default=None, help="keep the feature files here")
     pr.add_argument("--threads", type=_positive_int, default=None)
     pr.add_argument("--json", default=None, help="write the full result here (a file)")

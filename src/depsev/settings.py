@@ -20,6 +20,7 @@ from typing import Any
 
 from depsev.corpus.manifest import QCThresholds
 from depsev.features.face import CONFIDENCE_THRESHOLD
+from depsev.features.openface_container import DEFAULT_BINARY, RUNTIMES
 from depsev.models.config import ModelConfig
 from depsev.shards.chunks import ChunkConfig
 from depsev.train.config import TrainConfig
@@ -67,6 +68,23 @@ class FaceSettings:
     confidence_threshold: float = CONFIDENCE_THRESHOLD
     #: face features the models read: all | au | au17
     features: str = "all"
+
+
+@dataclass(frozen=True)
+class OpenFaceSettings:
+    """OpenFace 2.x FeatureExtraction for sessions with a video and no CSV
+    (:func:`depsev.features.openface_container.run_feature_extraction`)."""
+
+    #: the container image, pinned by digest (config.yaml)
+    image: str = ""
+    #: FeatureExtraction's path in the image (or on this machine with ``runtime: none``)
+    binary: str = DEFAULT_BINARY
+    #: auto (first of apptainer, singularity, docker on PATH) | apptainer | singularity | docker | none
+    runtime: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"openface.runtime must be one of {', '.join(RUNTIMES)}, not {self.runtime!r}")
 
 
 @dataclass(frozen=True)
@@ -118,7 +136,7 @@ class Settings:
     model: ModelConfig
     train: TrainConfig
     evaluate: EvaluateSettings
-    openface: dict[str, str] = field(default_factory=dict)
+    openface: OpenFaceSettings = field(default_factory=OpenFaceSettings)
     container: str | None = None
     predict: dict[str, Any] = field(default_factory=dict)
 
@@ -149,7 +167,7 @@ class Settings:
             model=ModelConfig.from_dict(dict(config.get("model") or {}), "config.yaml: model"),
             train=TrainConfig.from_dict(dict(config.get("train") or {}), "config.yaml: train"),
             evaluate=EvaluateSettings(**evaluate),
-            openface=dict(config.get("openface") or {}),
+            openface=OpenFaceSettings(**_known("openface", config.get("openface"), OpenFaceSettings)),
             container=config.get("container"),
             predict=dict(config.get("predict") or {}))
 

@@ -196,25 +196,6 @@ def all_targets():
     return targets
 
 
-def openface_command(wildcards, input):
-    """The FeatureExtraction command line, built by the library (tested there)."""
-    import shlex
-
-    from depsev.features.openface_container import feature_extraction_command
-
-    kwargs = {"binary": OPENFACE["binary"]} if OPENFACE.get("binary") else {}
-    cmd = feature_extraction_command(input.video, f"results/openface/{wildcards.pid}/raw", **kwargs)
-    return " ".join(shlex.quote(str(c)) for c in cmd)
-
-
-def openface_raw_csv(wildcards, input):
-    """FeatureExtraction names its CSV after the video's stem: shell-quoted here, as the rule's shell
-    line uses it (a video's name is data, never shell: `335_x; touch y; .mp4` stays one word)."""
-    import shlex
-
-    return shlex.quote(f"results/openface/{wildcards.pid}/raw/{Path(input.video).stem}.csv")
-
-
 # ---------------------------------------------------------------- training and evaluation
 # the config's own model / train sections go to the training jobs (checked in SETTINGS above)
 MODEL_CFG = dict(config.get("model") or {})

@@ -1,4 +1,4 @@
-# Stage 1 (video): OpenFace 2.x on raw video (container; only for sessions with a video and no CSV),
+# Stage 1 (video): OpenFace 2.x on raw video (in its container; only for sessions with a video and no CSV),
 # then OpenFace CSV -> per-session Parquet of face frames with a validity mask.
 
 
@@ -8,24 +8,26 @@ rule openface_extract:
     output:
         csv="results/openface/{pid}/{pid}_OpenFace2.1.0_Pose_gaze_AUs.csv",
     params:
-        command=openface_command,
-        out_dir=lambda wildcards: f"results/openface/{wildcards.pid}/raw",
-        raw_csv=openface_raw_csv,
+        image=OPENFACE.image,
+        binary=OPENFACE.binary,
+        runtime=OPENFACE.runtime,
     log:
-        "logs/openface_extract/{pid}.log",
+        job="logs/openface_extract/{pid}.log",
+        tool="logs/openface_extract/{pid}.FeatureExtraction.log",
     benchmark:
         "benchmarks/openface_extract/{pid}.tsv"
     threads: 4
     resources:
         mem_mb=8000,
         runtime=240,
-    container:
-        OPENFACE.get("image", "")
-    # every file-derived word of this line is shell-quoted by its input function (common.smk)
-    shell:
-        "mkdir -p {params.out_dir} && {params.command} > {log} 2>&1 "
-        "&& {{ test -s {params.raw_csv} || {{ echo FeatureExtraction wrote no {params.raw_csv} >> {log}; "
-        "exit 1; }}; }} && mv {params.raw_csv} {output.csv}"
+    # depsev starts the pinned OpenFace image itself, with an argument list (no shell line), by the
+    # function `depsev predict --video` uses (depsev.features.openface_container.run_feature_extraction):
+    # this job runs where depsev is installed, never inside depsev's own image (`container:` in config)
+    container: None
+    conda:
+        ENV
+    script:
+        "../scripts/openface_extract.py"
 
 
 rule face_frames:
@@ -37,8 +39,8 @@ rule face_frames:
     params:
         confidence_threshold=FACE_CONFIDENCE,
         # recorded in the face file, carried forward to the shards and the model (depsev predict's default)
-        openface_image=OPENFACE.get("image", ""),
-        openface_binary=OPENFACE.get("binary", ""),
+        openface_image=OPENFACE.image,
+        openface_binary=OPENFACE.binary,
     conda:
         ENV
     log:

@@ -19,7 +19,8 @@ rule predict_new:
         normalize=AUDIO["normalize"],
         confidence=FACE_CONFIDENCE,
         weights=VGGISH["weights"],
-        image=OPENFACE.get("image"),
+        image=OPENFACE.image,
+        openface_runtime=OPENFACE.runtime,
     log:
         "logs/predict_new/{pid}.log",
     benchmark:

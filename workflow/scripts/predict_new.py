@@ -16,7 +16,8 @@ with job(snakemake):  # noqa: F821 - injected by Snakemake
                           normalize_dir=Path(sm.input.stats[0]).parent, segmentation=p.segmentation,
                           denoise=p.denoise, normalize_audio=p.normalize, confidence_threshold=p.confidence,
                           vggish_weights=None if p.weights == "random" else p.weights,
-                          openface_image=p.image, work_dir=f"results/predict/{sm.wildcards.pid}_features",
+                          openface_image=p.image, openface_runtime=p.openface_runtime,
+                          work_dir=f"results/predict/{sm.wildcards.pid}_features",
                           threads=sm.threads)
     write_result(res, sm.output.json)
     print(summary_line(res))

@@ -9,9 +9,6 @@ computed streams enter the model; unusable ones become low-confidence flags.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,8 +25,6 @@ from depsev.shards.preparation import session_preparation, vggish_weights
 #: QC thresholds of a new session (same values as the corpus manifest's defaults)
 MIN_SPEECH_SECONDS = 10.0
 MIN_FACE_VALID_SHARE = 0.1
-#: container runtimes that can run the pinned OpenFace image
-CONTAINER_RUNTIMES = ("apptainer", "singularity", "docker")
 
 
 @contextmanager
@@ -42,70 +37,35 @@ def timer(timings: dict[str, float], stage: str) -> Iterator[None]:
         timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - t0
 
 
-def openface_container_command(runtime: str, video: Path, raw: Path, *, image: str,
-                               binary: str | None = None) -> list[str]:
-    """The command line that runs FeatureExtraction (:func:`~depsev.features.openface_container.
-    feature_extraction_command`) on ``video`` into ``raw`` in ``image`` with ``runtime``.
-
-    Absolute paths, symlinks resolved (a linked video's target folder is what must be visible in
-    the container, and FeatureExtraction names its CSV after the target's stem).  ``docker``:
-    ``docker run --rm --user UID:GID -v D:D ...`` for the video's folder and ``raw`` (``docker://``
-    stripped from the image; run as the calling user so that the CSVs are not owned by root);
-    ``apptainer`` / ``singularity``: ``exec --bind D,...`` (by default they see only
-    $HOME, /tmp and the working directory).
-    """
-    from depsev.features.openface_container import DEFAULT_BINARY, feature_extraction_command
-
-    video, raw = video.resolve(), raw.resolve()
-    cmd = feature_extraction_command(video, raw, binary=binary or DEFAULT_BINARY)
-    dirs = list(dict.fromkeys((str(video.parent), str(raw))))
-    if runtime == "docker":
-        mounts = [a for d in dirs for a in ("-v", f"{d}:{d}")]
-        user = ["--user", f"{os.getuid()}:{os.getgid()}"] if hasattr(os, "getuid") else []
-        return ["docker", "run", "--rm", *user, *mounts, image.removeprefix("docker://"), *cmd]
-    return [runtime, "exec", "--bind", ",".join(dirs), image, *cmd]
-
-
 def openface_from_video(video: Path, out_dir: Path, participant_id: int | None, *,
-                        image: str | None, binary: str | None = None) -> Path:
-    """Run OpenFace 2.x FeatureExtraction on ``video`` in the pinned container
-    (:func:`openface_container_command`, the first runtime of :data:`CONTAINER_RUNTIMES` found on
-    PATH); return the CSV, renamed to E-DAIC's ``<ID>_OpenFace2.1.0_Pose_gaze_AUs.csv`` in ``out_dir``.
+                        image: str | None, binary: str | None = None, runtime: str = "auto") -> Path:
+    """OpenFace 2.x FeatureExtraction on ``video``, as the workflow rule ``openface_extract`` runs it
+    (:func:`depsev.features.openface_container.run_feature_extraction`: the pinned container through
+    the first runtime found, or ``runtime``); return the CSV, named E-DAIC's
+    ``<ID>_OpenFace2.1.0_Pose_gaze_AUs.csv``, in ``out_dir``.
 
-    Without a runtime or an image, a failing run (the tail of its stderr, else stdout, is quoted),
-    or no CSV written: :class:`~depsev.errors.InputError` naming the video, with the FeatureExtraction
-    command to run by hand and the advice to pass the CSV with --openface.
+    Any failure (no runtime, no image, the tool failing or writing no CSV) is that function's
+    :class:`~depsev.errors.InputError` naming the video, with the command to run by hand and the
+    advice to pass the CSV with --openface added.
     """
     from depsev.features.openface_container import (
         DEFAULT_BINARY,
         edaic_openface_name,
         feature_extraction_command,
-        rename_to_edaic,
+        run_feature_extraction,
     )
 
-    video = Path(video)
-    runtime = next((r for r in CONTAINER_RUNTIMES if shutil.which(r)), None)
-    raw = Path(out_dir) / "openface_raw"
-    cmd = feature_extraction_command(video, raw, binary=binary or DEFAULT_BINARY)
-    how = (f"run OpenFace 2.x yourself (`{' '.join(cmd)}`, or the workflow rule openface_extract) and "
-           "pass the CSV it writes with --openface")
-    if runtime is None:
-        raise InputError(video, "a video needs OpenFace 2.x FeatureExtraction, run in a container, but no "
-                                f"container runtime ({', '.join(CONTAINER_RUNTIMES)}) was found: {how}")
-    if not image:
-        raise InputError(video, f"no OpenFace container image given (config.yaml openface.image): {how}")
-    raw.mkdir(parents=True, exist_ok=True)
-    full = openface_container_command(runtime, video, raw, image=image, binary=binary)
-    res = subprocess.run(full, capture_output=True, text=True)
-    if res.returncode != 0:
-        tail = (res.stderr.strip() or res.stdout.strip())[-500:] or "(no output)"
-        raise InputError(video, f"OpenFace FeatureExtraction failed ({runtime}, exit {res.returncode}): "
-                                f"{tail} -- {how}")
+    video, out_dir = Path(video), Path(out_dir)
     pid = participant_id if participant_id is not None else 0
+    raw = out_dir / "openface_raw"
     try:
-        return rename_to_edaic(raw, video.resolve(), pid, Path(out_dir) / edaic_openface_name(pid))
+        return run_feature_extraction(video, out_dir / edaic_openface_name(pid), pid, image=image,
+                                      binary=binary, runtime=runtime, raw_dir=raw)
     except InputError as exc:
-        raise InputError(video, f"OpenFace FeatureExtraction ({runtime}) ran but {exc} -- {how}") from exc
+        cmd = feature_extraction_command(video, raw, binary=binary or DEFAULT_BINARY)
+        raise InputError(video, f"{exc.problem} -- run OpenFace 2.x yourself (`{' '.join(cmd)}`, or the "
+                                "workflow rule openface_extract) and pass the CSV it writes with "
+                                "--openface") from exc
 
 
 @dataclass
@@ -147,7 +107,8 @@ def audio_features(inputs: SessionInput, work: Path, feats: SessionFeatures, *, 
 
 
 def face_features(inputs: SessionInput, work: Path, feats: SessionFeatures, *, confidence_threshold: float,
-                  openface_image: str | None, openface_binary: str | None = None) -> None:
+                  openface_image: str | None, openface_binary: str | None = None,
+                  openface_runtime: str = "auto") -> None:
     """OpenFace CSV (or video -> container) -> face frames with validity."""
     from depsev.features.face import face_frames
 
@@ -156,7 +117,7 @@ def face_features(inputs: SessionInput, work: Path, feats: SessionFeatures, *, c
         assert inputs.video is not None
         with timer(feats.timings, "openface"):
             csv = openface_from_video(inputs.video, work / "openface", inputs.participant_id,
-                                      image=openface_image, binary=openface_binary)
+                                      image=openface_image, binary=openface_binary, runtime=openface_runtime)
     out = work / "face" / f"{inputs.name}.parquet"
     with timer(feats.timings, "face_frames"):
         feats.qc["face"] = face_frames(csv, out, confidence_threshold=confidence_threshold,

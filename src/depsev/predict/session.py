@@ -72,8 +72,8 @@ def predict_session(model_dir: str | Path, session_dir: str | Path | None = None
                     allow_short: bool = False, segmentation: str | None = None, denoise: bool | None = None,
                     normalize_audio: bool | None = None, confidence_threshold: float | None = None,
                     min_coverage: float | None = None, with_egemaps: bool = False,
-                    openface_image: str | None = None, threads: int | None = None,
-                    batch_size: int = 16) -> dict[str, Any]:
+                    openface_image: str | None = None, openface_runtime: str = "auto",
+                    threads: int | None = None, batch_size: int = 16) -> dict[str, Any]:
     """Predict one new session end to end; returns the result dict (see docs/predict.md).
 
     ``modalities``: restrict to ``audio`` and/or ``video`` (default: every stream the model reads);
@@ -84,8 +84,9 @@ def predict_session(model_dir: str | Path, session_dir: str | Path | None = None
     settings recorded in the checkpoint; an explicit value that differs is refused
     (:func:`~depsev.predict.contract.resolve_preparation`,
     :func:`~depsev.predict.contract.resolve_vggish`).  ``openface_image`` (for a video)
-    defaults to the training run's configured image.  The settings used, and where each came
-    from, are in the result's ``provenance["preparation"]``.
+    defaults to the training run's configured image; ``openface_runtime`` starts it as the workflow's
+    ``openface.runtime`` does (:func:`depsev.features.openface_container.run_feature_extraction`).
+    The settings used, and where each came from, are in the result's ``provenance["preparation"]``.
     """
     t_start = time.perf_counter()
     bundle = load_model_bundle(model_dir, normalize_dir)
@@ -120,7 +121,7 @@ def predict_session(model_dir: str | Path, session_dir: str | Path | None = None
         if "video" in wanted and (inputs.openface is not None or inputs.video is not None):
             face_features(inputs, work, feats, confidence_threshold=prep["confidence_threshold"],
                           openface_image=prep_record["openface_image"]["value"],
-                          openface_binary=recorded.get("openface_binary"))
+                          openface_binary=recorded.get("openface_binary"), openface_runtime=openface_runtime)
         flags: list[str] = []
         notes: list[str] = []
         used = usable_streams(bundle, inputs, feats, wanted, flags, notes)
