@@ -212,6 +212,8 @@ def test_report_renders_offline(tiny_run):
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     html = (tiny_run / "report.html").read_text(errors="replace")
     assert "SYNTHETIC" in html and "random" in html
+    # the front page (rule report_summary): the answer first; `depsev bench report` checks it in a browser
+    assert "depsev-summary" in html and "Data: SYNTHETIC" in html and "Integrity: PASSED" in html
 
 
 def test_single_stage_reruns(tiny_run):
