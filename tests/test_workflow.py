@@ -102,6 +102,9 @@ def test_tiny_run_outputs(tiny_run):
         assert any((work / "benchmarks" / rule).glob("*.tsv")), rule
         assert any((work / "logs" / rule).glob("*.log")), rule
     assert json.loads((work / "results/qc/integrity.json").read_text())["ok"] is True
+    front = (work / "results/report/summary.rst").read_text()  # the report's front page (report_summary)
+    assert "**Data: SYNTHETIC**" in front and "Integrity: PASSED" in front
+    assert "data:image/png;base64," in front
 
 
 def test_tiny_run_models_and_tables(tiny_run):
