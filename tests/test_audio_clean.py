@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -307,8 +308,13 @@ def test_clean_to_session_time_round_trips(cleaned_two):
         A.clean_to_session_time([0.0], seg.iloc[:0])
 
 
-def test_clean_session_vad_with_denoise_and_normalize(speech_fixtures, tmp_path):
-    qc = A.clean_session(speech_fixtures / ARCTIC, tmp_path / "a.wav", tmp_path / "a.parquet")
+def test_clean_session_vad_with_denoise_and_normalize(speech_fixtures, tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="depsev.progress"):
+        qc = A.clean_session(speech_fixtures / ARCTIC, tmp_path / "a.wav", tmp_path / "a.parquet")
+    # progress: the first step at once, then at most one line per 10 s, and the final 100% line
+    lines = [r.getMessage() for r in caplog.records if r.name == "depsev.progress"]
+    assert lines[0].startswith(f"audio clean {Path(ARCTIC).name} 1/3 steps (33%)") and "read" in lines[0]
+    assert lines[-1].startswith(f"audio clean {Path(ARCTIC).name} 3/3 steps (100%)")
     assert qc["segmentation"] == "vad" and qc["denoise"] is True and qc["flags"] == []
     y, sr = sf.read(tmp_path / "a.wav", dtype="float32")
     assert sr == SR and 2.0 < y.size / SR < 3.9

@@ -4,6 +4,7 @@ missing modalities, mismatched features, bad inputs, missing-modality cost."""
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -121,13 +122,22 @@ def _demo_files(run: dict, pid: int) -> dict[str, Path]:
 
 
 # ---------------------------------------------------------------- a demo session
-def test_demo_session_matches_the_workflow_and_reports_everything(demo_run, tmp_path):
+def test_demo_session_matches_the_workflow_and_reports_everything(demo_run, tmp_path, caplog):
     from depsev.evaluate.aggregate import aggregate_participants
     from depsev.evaluate.predictions import predict_split
     from depsev.predict.result import STATEMENT, summary_line, write_result
 
     pid = demo_run["dev"][0]
-    res = _predict(demo_run, pid)
+    with caplog.at_level(logging.INFO, logger="depsev.progress"):
+        res = _predict(demo_run, pid)
+    # progress: a line per stage (through logging: no carriage return), the last one 100%
+    lines = [r.getMessage() for r in caplog.records if r.name == "depsev.progress"]
+    stages = [line for line in lines if line.startswith(f"predict {pid}")]
+    assert [line.rsplit(": ", 1)[1].split()[0] for line in stages[:-1]] == [
+        "audio_clean", "vggish", "face_frames", "chunking", "model"]
+    assert len(stages) == 6 and " 5/5 stages (100%), " in stages[-1]
+    assert any(line.startswith("vggish ") and "(100%)" in line for line in lines)
+    assert "\r" not in "".join(lines)
     # the same chunks through the workflow's shards give the same predictions
     chunks = predict_split(demo_run["fusion"], Path(demo_run["shards"]) / "fusion" / "dev")
     mine = chunks[chunks["participant_id"] == pid].sort_values("chunk_index")

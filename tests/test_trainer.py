@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -80,9 +81,16 @@ def _fit(shard_root: Path, seed: int) -> dict[str, torch.Tensor]:
     return res.model.state_dict()
 
 
-def test_same_seed_gives_identical_weights(shard_root):
+def test_same_seed_gives_identical_weights(shard_root, caplog):
     before = torch.are_deterministic_algorithms_enabled()
-    a, b = _fit(shard_root, seed=3), _fit(shard_root, seed=3)
+    with caplog.at_level(logging.INFO, logger="depsev.progress"):
+        a = _fit(shard_root, seed=3)
+    # progress: one line per epoch (of at most FAST's max_epochs) and the final 100% line
+    lines = [r.getMessage() for r in caplog.records if r.name == "depsev.progress"]
+    assert len(lines) == 3 and "\r" not in "".join(lines)
+    assert lines[0].startswith(f"train 1/{FAST['max_epochs']} epochs (") and "dev participant MAE" in lines[0]
+    assert lines[2].startswith("train 2/2 epochs (100%), ") and "best epoch" in lines[2]
+    b = _fit(shard_root, seed=3)
     assert torch.are_deterministic_algorithms_enabled() == before  # global setting restored
     assert list(a) == list(b)
     for k in a:

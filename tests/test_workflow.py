@@ -102,6 +102,9 @@ def test_tiny_run_outputs(tiny_run):
         assert any((work / "benchmarks" / rule).glob("*.tsv")), rule
         assert any((work / "logs" / rule).glob("*.log")), rule
     assert json.loads((work / "results/qc/integrity.json").read_text())["ok"] is True
+    front = (work / "results/report/summary.rst").read_text()  # the report's front page (report_summary)
+    assert "**Data: SYNTHETIC**" in front and "Integrity: PASSED" in front
+    assert "data:image/png;base64," in front
 
 
 def test_tiny_run_models_and_tables(tiny_run):
@@ -212,6 +215,8 @@ def test_report_renders_offline(tiny_run):
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     html = (tiny_run / "report.html").read_text(errors="replace")
     assert "SYNTHETIC" in html and "random" in html
+    # the front page (rule report_summary): the answer first; `depsev bench report` checks it in a browser
+    assert "depsev-summary" in html and "Data: SYNTHETIC" in html and "Integrity: PASSED" in html
 
 
 def test_single_stage_reruns(tiny_run):

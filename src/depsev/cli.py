@@ -98,6 +98,16 @@ def _cmd_bench(args) -> int:
             steps=pbench.model_input_steps(chunks) if chunks else None,
             model_cfg={**dict(cfg.get("model") or {}), **_encoder_steps_override(args)})}
         print(json.dumps(result, indent=2, default=str))
+    elif args.what == "report":
+        from depsev import bench_report as br
+
+        if not args.out:
+            raise InputError(None, "bench report needs --out (a folder for the screenshot and the record)")
+        result = br.bench_report(args.report, args.out, browser=args.browser)
+        print((Path(args.out) / "report_check.md").read_text())
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2))
+        return 0 if result["ok"] else 1
     elif args.what == "learning":
         from depsev import bench_learning as bl
 
@@ -231,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=_cmd_weights)
 
     b = sub.add_parser("bench", help="speed benchmarks (not tests)")
-    b.add_argument("what", choices=["vggish", "predict", "model", "learning"])
+    b.add_argument("what", choices=["vggish", "predict", "model", "learning", "report"])
     b.add_argument("--wav", default=None, help="audio to embed (default: synthetic speech-like signal)")
     b.add_argument("--speech", default=None,
                    help="bench vggish: a folder of real speech .wav files for the bf16-vs-fp32 cosine check")
@@ -253,7 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bench model: override model.encoder_steps (0 = LSTM over every frame)")
     b.add_argument("--check", default=None,
                    help="bench learning: only check the learning targets on a finished run's headline.csv")
-    b.add_argument("--out", default=None, help="bench learning: scratch folder for the whole workflow run")
+    b.add_argument("--out", default=None, help="bench learning: scratch folder for the whole workflow run; "
+                                                "bench report: folder for the screenshot and the record")
+    b.add_argument("--report", default="results/report.html", help="bench report: the HTML report to open")
+    b.add_argument("--browser", default=None, help="bench report: Chromium binary (default: found on PATH)")
     b.add_argument("--participants", type=int, default=120, help="bench learning: SYNTHETIC cohort size")
     b.add_argument("--session-minutes", type=float, default=1.0, help="bench learning: minutes per session")
     b.add_argument("--seed", type=int, default=11, help="bench learning: generator seed")

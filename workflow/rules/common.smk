@@ -193,6 +193,7 @@ def all_targets():
     curve_models = [m for m in ("moe-fusion", "moe-fusion-shuffled", "moe-audio", "moe-video")
                     if m in model_names()]
     targets += expand("results/plots/curves/{model}-seed{seed}.png", model=curve_models, seed=SEEDS[:1])
+    targets.append("results/report/summary.rst")
     return targets
 
 

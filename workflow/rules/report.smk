@@ -53,3 +53,30 @@ rule curves_render:
         ENV
     script:
         "../scripts/curves_render.py"
+
+
+rule report_summary:
+    # the report's front page (workflow/report/workflow.rst includes it first): which data, the
+    # headline table, QC counts, the integrity status and the test scatter, each linking to its detail
+    input:
+        headline="results/tables/headline.csv",
+        qc="results/qc/summary.tsv",
+        sessions="results/qc/sessions.tsv",
+        integrity="results/qc/integrity.json",
+        scatter=f"results/plots/moe-fusion/seed{SEEDS[0]}/test_scatter.png",
+    output:
+        summary="results/report/summary.rst",
+    params:
+        dataset_kind=KIND,
+        dataset_root=ROOT,
+    log:
+        "logs/report_summary.log",
+    benchmark:
+        "benchmarks/report_summary.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        ENV
+    script:
+        "../scripts/report_summary.py"

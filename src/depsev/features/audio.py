@@ -38,6 +38,7 @@ import soxr
 
 from depsev.constants import AUDIO_SR
 from depsev.errors import InputError
+from depsev.progress import Progress
 
 #: accepted values of ``segmentation`` / ``mode``
 SEGMENTATION_MODES = ("auto", "transcript", "vad", "none")
@@ -526,8 +527,10 @@ def clean_session(audio_path: str | Path, out_wav: str | Path, out_segments: str
         raise ValueError(f"segmentation {segmentation!r} is not one of {SEGMENTATION_MODES}")
     if transcript is not None and transcript_path is not None:
         raise ValueError("give transcript_path or transcript, not both")
+    steps = Progress(f"audio clean {Path(audio_path).name}", 3, unit="steps")
     y, sr_in, channels = _read_audio(audio_path)
     duration = y.size / AUDIO_SR
+    steps.update(note=f"read {duration:.1f} s of audio")
     flags: list[str] = []
 
     name: str | Path | None = transcript_path
@@ -556,7 +559,9 @@ def clean_session(audio_path: str | Path, out_wav: str | Path, out_segments: str
         processed = _spectral_gate(y, AUDIO_SR) if denoise else y
         segs = participant_segments(duration, transcript=transcript, speaker_column=speaker_column,
                                     vad_audio=y, mode=segmentation, transcript_name=name)
+    steps.update(note=f"{'denoised, ' if denoise else ''}{len(segs)} segments ({source})")
     clean, table = cut_segments(processed, AUDIO_SR, segs)
+    steps.update(note=f"{clean.size / AUDIO_SR:.1f} s of participant speech kept")
     if len(table) == 0:
         flags.append("no participant speech found")
     gain_db: float | None = None
@@ -585,4 +590,5 @@ def clean_session(audio_path: str | Path, out_wav: str | Path, out_segments: str
             "silence_peak_dbfs": SILENCE_PEAK_DBFS}
     _write_wav(Path(out_wav), clean)
     _write_segments(Path(out_segments), table, meta)
+    steps.done()
     return qc

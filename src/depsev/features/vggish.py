@@ -55,6 +55,7 @@ from depsev.features.io import (
 )
 from depsev.features.io import fixed_list as _fixed_list
 from depsev.hashing import file_sha256
+from depsev.progress import Progress
 from depsev.workflow import torch_threads
 
 #: published torchvggish weights (the 8 hex digits in the name are the sha256 prefix)
@@ -302,6 +303,16 @@ def inference_model(model: VGG, precision: str = "fp32") -> VGG:
     return cached
 
 
+def _expected_examples(wav_path: Path) -> int | None:
+    """The examples the wav's header promises, for progress lines only (None when it cannot be read:
+    the reader then says why)."""
+    try:
+        info = sf.info(str(wav_path))
+    except (sf.LibsndfileError, RuntimeError, OSError):
+        return None
+    return LogMel.n_examples(int(info.frames * SR / info.samplerate)) if info.samplerate else None
+
+
 def embed_wav(wav_path: str | Path, model: VGG, *, batch_size: int = 32, block_seconds: float = 61.44,
               precision: str = "fp32", threads: int | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -325,6 +336,7 @@ def embed_wav(wav_path: str | Path, model: VGG, *, batch_size: int = 32, block_s
     fc2_parts: list[np.ndarray] = []
     emb_parts: list[np.ndarray] = []
     buf = np.zeros(0, dtype=np.float32)
+    progress = Progress(f"vggish {wav_path.name}", _expected_examples(wav_path), unit="examples")
     with torch_threads(threads), torch.inference_mode():
         for block in _mono16k_blocks(wav_path, block_examples * EXAMPLE_SAMPLES):
             buf = np.concatenate([buf, block]) if buf.size else block
@@ -338,6 +350,8 @@ def embed_wav(wav_path: str | Path, model: VGG, *, batch_size: int = 32, block_s
                 fc2, emb = _forward(net, x)
                 fc2_parts.append(fc2.numpy())
                 emb_parts.append(emb.numpy())
+                progress.update(x.shape[0])
+    progress.done()
     n = sum(p.shape[0] for p in fc2_parts)
     fc2_all = np.concatenate(fc2_parts) if fc2_parts else np.zeros((0, FC2_DIM), np.float32)
     emb_all = np.concatenate(emb_parts) if emb_parts else np.zeros((0, EMBEDDING_DIM), np.float32)

@@ -19,6 +19,7 @@ from depsev.errors import InputError
 from depsev.features.io import read_feature_meta
 from depsev.predict.bundle import ModelBundle
 from depsev.predict.inputs import SessionInput
+from depsev.progress import Progress
 from depsev.qc import face_clock_problems
 from depsev.shards.preparation import session_preparation, vggish_weights
 
@@ -28,13 +29,16 @@ MIN_FACE_VALID_SHARE = 0.1
 
 
 @contextmanager
-def timer(timings: dict[str, float], stage: str) -> Iterator[None]:
-    """Add the seconds the block takes to ``timings[stage]``."""
+def timer(timings: dict[str, float], stage: str, progress: Progress | None = None) -> Iterator[None]:
+    """Add the seconds the block takes to ``timings[stage]``; a ``progress`` line when it succeeded."""
     t0 = time.perf_counter()
     try:
         yield
     finally:
-        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - t0
+        seconds = time.perf_counter() - t0
+        timings[stage] = timings.get(stage, 0.0) + seconds
+    if progress is not None:
+        progress.update(note=f"{stage} took {seconds:.1f} s")
 
 
 def openface_from_video(video: Path, out_dir: Path, participant_id: int | None, *,
@@ -76,6 +80,8 @@ class SessionFeatures:
     qc: dict[str, dict] = field(default_factory=dict)
     weights: dict | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: one line per finished stage (depsev.progress)
+    progress: Progress | None = None
 
 
 def audio_features(inputs: SessionInput, work: Path, feats: SessionFeatures, *, weights: str,
@@ -87,12 +93,12 @@ def audio_features(inputs: SessionInput, work: Path, feats: SessionFeatures, *, 
 
     assert inputs.audio is not None
     wav, segs = work / "audio" / f"{inputs.name}.wav", work / "audio" / f"{inputs.name}_segments.parquet"
-    with timer(feats.timings, "audio_clean"):
+    with timer(feats.timings, "audio_clean", feats.progress):
         feats.qc["audio"] = clean_session(inputs.audio, wav, segs, transcript_path=inputs.transcript,
                                           segmentation=segmentation, denoise=denoise,
                                           normalize=normalize_audio)
     out = work / "vggish" / f"{inputs.name}.parquet"
-    with timer(feats.timings, "vggish"):
+    with timer(feats.timings, "vggish", feats.progress):
         feats.qc["vggish"] = vggish_session(wav, segs, out, weights=weights, allow_random=allow_random,
                                             threads=threads)
     feats.weights = vggish_weights(session_preparation("audio", read_feature_meta(out))[0])
@@ -101,7 +107,7 @@ def audio_features(inputs: SessionInput, work: Path, feats: SessionFeatures, *, 
         from depsev.features.egemaps import egemaps_session
 
         eg = work / "egemaps" / f"{inputs.name}.parquet"
-        with timer(feats.timings, "egemaps"):
+        with timer(feats.timings, "egemaps", feats.progress):
             feats.qc["egemaps"] = egemaps_session(wav, segs, eg)
         feats.files["egemaps"] = eg
 
@@ -115,11 +121,11 @@ def face_features(inputs: SessionInput, work: Path, feats: SessionFeatures, *, c
     csv = inputs.openface
     if csv is None:
         assert inputs.video is not None
-        with timer(feats.timings, "openface"):
+        with timer(feats.timings, "openface", feats.progress):
             csv = openface_from_video(inputs.video, work / "openface", inputs.participant_id,
                                       image=openface_image, binary=openface_binary, runtime=openface_runtime)
     out = work / "face" / f"{inputs.name}.parquet"
-    with timer(feats.timings, "face_frames"):
+    with timer(feats.timings, "face_frames", feats.progress):
         feats.qc["face"] = face_frames(csv, out, confidence_threshold=confidence_threshold,
                                        pose=inputs.openface_pose, gaze=inputs.openface_gaze)
     feats.files["video"] = out

@@ -58,6 +58,7 @@ from depsev.predict.contract import (
 from depsev.predict.features import SessionFeatures, audio_features, face_features, timer, usable_streams
 from depsev.predict.inputs import SessionInput, find_session_inputs, resolve_interviewer
 from depsev.predict.result import provenance, qc_record, running_estimates, summarize
+from depsev.progress import Progress
 from depsev.shards.preparation import vggish_weights as recorded_weights
 from depsev.shards.session import plan_chunks
 from depsev.workflow import torch_threads
@@ -112,7 +113,7 @@ def predict_session(model_dir: str | Path, session_dir: str | Path | None = None
     tmp = None if work_dir is not None else tempfile.TemporaryDirectory(prefix="depsev-predict-")
     work = Path(work_dir) if work_dir is not None else Path(tmp.name)  # type: ignore[union-attr]
     try:
-        feats = SessionFeatures()
+        feats = SessionFeatures(progress=Progress(f"predict {inputs.name}", unit="stages", every=0))
         if "audio" in wanted and inputs.audio is not None:
             audio_features(inputs, work, feats, weights=weights, allow_random=allow_random,
                            segmentation=prep["segmentation"], denoise=prep["denoise"],
@@ -136,6 +137,7 @@ def predict_session(model_dir: str | Path, session_dir: str | Path | None = None
                                   batch_size=batch_size, threads=threads, preparation=prep_record)
         if work_dir is not None:
             result["files"] = {k: str(v) for k, v in feats.files.items()}
+        feats.progress.done()
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -147,7 +149,7 @@ def _predict_streams(bundle: ModelBundle, inputs: SessionInput, feats: SessionFe
                      who: str, flags: list[str], notes: list[str], *, min_coverage: float, allow_short: bool,
                      batch_size: int, threads: int | None, preparation: dict | None = None) -> dict[str, Any]:
     timings: dict[str, float] = {}
-    with timer(timings, "chunking"):
+    with timer(timings, "chunking", feats.progress):
         streams = session_streams(bundle, feats, used)
         plan = plan_chunks(streams, model_chunk_config(bundle, min_coverage),
                            modality=bundle.config.get("shard_modality", bundle.config["modality"]),
@@ -165,7 +167,7 @@ def _predict_streams(bundle: ModelBundle, inputs: SessionInput, feats: SessionFe
         notes.append(f"{' + '.join(missing)} not used: the model was trained on "
                      f"{' + '.join(bundle.streams)}; its missing-modality gate is 0 (see docs/predict.md "
                      "for the measured cost)")
-    with timer(timings, "model"), torch_threads(threads):
+    with timer(timings, "model", feats.progress), torch_threads(threads):
         out = run_model(bundle.model, chunk_batch(plan, INTERVIEWERS.index(who)), batch_size)
     df = prediction_frame(out)
     running = running_estimates(df, who)

@@ -30,7 +30,6 @@ participants, one score per participant).
 from __future__ import annotations
 
 import dataclasses
-import logging
 import platform
 from collections.abc import Mapping
 from pathlib import Path
@@ -52,8 +51,6 @@ from depsev.models.experts import init_prediction_priors
 from depsev.shards.preparation import PREPARATION_KEY, merge_splits
 from depsev.train.config import TrainConfig
 from depsev.train.trainer import Trainer, participant_table
-
-log = logging.getLogger("depsev.train")
 
 #: the random-forest baseline (scikit-learn on chunk summary statistics)
 RF_KIND = "rf"
@@ -291,7 +288,8 @@ def _train_network(out: Path, config: dict, mcfg: ModelConfig, tcfg: TrainConfig
         y = train.y.double()
         init_prediction_priors(model, float(y.mean()), float(y.var(unbiased=False)),
                                torch.as_tensor(train.band_counts(), dtype=torch.float32))
-    trainer = Trainer(model, make_loss(tcfg, train), fit_cfg, train, dev, log=log.info)
+    trainer = Trainer(model, make_loss(tcfg, train), fit_cfg, train, dev,
+                      label=f"train {out.parent.name}/{out.name}")
     res = trainer.fit()
     summary = _summary(config, out, res.dev_participants, train, best_epoch=res.best_epoch,
                        epochs_run=res.epochs_run, stopped_early=res.stopped_early,

@@ -50,6 +50,7 @@ from depsev.constants import STREAM_KEYS
 from depsev.data.dataset import ChunkDataset, balanced_sampler
 from depsev.evaluate.aggregate import aggregate_participants
 from depsev.inference import chunk_table, predict_batches, to_device
+from depsev.progress import Progress
 from depsev.train.config import TrainConfig
 
 #: columns of the per-epoch learning curves
@@ -134,7 +135,7 @@ class Trainer:
     """Fit ``model`` on ``train`` with ``loss``; choose the epoch by dev participant MAE."""
 
     def __init__(self, model: nn.Module, loss: LossFn, cfg: TrainConfig, train: ChunkDataset,
-                 dev: ChunkDataset, *, log: Callable[[str], None] | None = None):
+                 dev: ChunkDataset, *, label: str = "train"):
         if len(train) == 0 or len(dev) == 0:
             raise ValueError("training and dev datasets must not be empty")
         self.cfg = cfg
@@ -142,7 +143,7 @@ class Trainer:
         self.model = model.to(self.device)
         self.loss = loss.to(self.device) if isinstance(loss, nn.Module) else loss
         self.train_set, self.dev_set = train, dev
-        self.log = log or (lambda msg: None)
+        self.label = label  # names the run in the progress lines (depsev.progress)
         self.modality_generator = self._new_modality_generator()
 
     def _new_modality_generator(self) -> torch.Generator:
@@ -225,6 +226,7 @@ class Trainer:
             rows: list[dict[str, float]] = []
             best: dict[str, Any] = {"mae": math.inf, "epoch": 0}
             stale, stopped = 0, False
+            progress = Progress(self.label, cfg.max_epochs, unit="epochs", every=0)
             for epoch in range(1, cfg.max_epochs + 1):
                 train_loss = self.train_epoch(loader, optimizer, epoch)
                 chunks, dev_loss = self.predict(self.dev_set)
@@ -235,8 +237,8 @@ class Trainer:
                              "dev_participant_mae": mae, "dev_participant_rmse": rmse,
                              "dev_chunk_mae": float(np.mean(np.abs(chunks["mu"] - chunks["phq_score"]))),
                              "lr": optimizer.param_groups[0]["lr"]})
-                self.log(f"epoch {epoch}: train loss {train_loss:.4f}, dev loss {dev_loss:.4f}, "
-                         f"dev participant MAE {mae:.3f}")
+                progress.update(note=f"train loss {train_loss:.4f}, dev loss {dev_loss:.4f}, "
+                                     f"dev participant MAE {mae:.3f}")
                 if mae < best["mae"] - cfg.min_delta:
                     best = {"mae": mae, "epoch": epoch, "chunks": chunks, "people": people,
                             "state": copy.deepcopy(self.model.state_dict())}
@@ -246,6 +248,8 @@ class Trainer:
                     if stale >= cfg.patience:
                         stopped = True
                         break
+            progress.done(note=f"best epoch {best['epoch']} (dev participant MAE {best['mae']:.3f})"
+                               + (f", stopped early (patience {cfg.patience})" if stopped else ""))
         self.model.load_state_dict(best["state"])
         return TrainResult(model=self.model, best_epoch=best["epoch"], best_dev_mae=best["mae"],
                            epochs_run=len(rows), stopped_early=stopped,
