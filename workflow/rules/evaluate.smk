@@ -63,6 +63,7 @@ rule tables_build:
     params:
         dataset_kind=KIND,
         config_name=CONFIG_NAME,
+        shuffled_control=EVAL["shuffled_control"],
     log:
         "logs/tables_build.log",
     benchmark:

@@ -27,7 +27,7 @@ with job(snakemake):  # noqa: F821 - injected by Snakemake
     # participant, for the oracle on the dev AI-agent participants)
     ground_truth = Path(sm.input.oracle).parent if "oracle" in sm.input.keys() else None
     headline = headline_table(
-        metrics, label,
+        metrics, label, control="moe-fusion-shuffled" if sm.params.shuffled_control else None,
         oracle=None if ground_truth is None else ground_truth / "oracle.json",
         oracle_participants=None if ground_truth is None else ground_truth / "participants.csv")
     with_config(headline, name).to_csv(sm.output.headline, index=False)
