@@ -77,12 +77,13 @@ def test_preset_fusion_model_has_the_papers_parameter_count():
 
 
 def test_table4_rows_for_both_configurations_counted_the_same_way(one_torch_thread):
-    from depsev.evaluate.lightweight import lightweight_table, parameter_megabytes, sized_model_row
+    from depsev.evaluate.lightweight import lightweight_table, sized_model_row
     from depsev.models.flops import fusion_flops
 
     default, paper = table4_models(CONFIG, PRESET)
     assert (default.config_name, paper.config_name) == ("default", "paper")
-    rows = [sized_model_row(m.config_name, m.model, m.chunks, batch_size=2, repeats=1) for m in (default, paper)]
+    rows = [sized_model_row(m.config_name, m.model, m.chunks, batch_size=2, repeats=1)
+            for m in (default, paper)]
     table = lightweight_table(rows, dataset="test")
     ours = table[table["origin"].str.startswith("depsev")].set_index("config")
     # both at the paper's chunk sizes with the 5x face down-sampling: 300 audio, 1000 video steps

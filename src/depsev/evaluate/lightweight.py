@@ -57,7 +57,8 @@ ORIGIN_OURS = "depsev, measured here (CPU)"
 ORIGIN_PUBLISHED = "published, RTX 4090 D"
 #: the paper's Table 4 (device from its Table 3); NaN where the paper gives nothing
 PUBLISHED_TABLE4: dict[str, Any] = {
-    "origin": ORIGIN_PUBLISHED, "config": "paper (published)", "model": "proposed multimodal model (paper)", "modality": "fusion",
+    "origin": ORIGIN_PUBLISHED, "config": "paper (published)", "model": "proposed multimodal model (paper)",
+    "modality": "fusion",
     "parameters": 128905, "size_mb": 0.52, "params_mb_fp32": 0.52, "params_mb_int8": math.nan,
     "flops_analytic": 0.468e9, "macs_ptflops": math.nan,
     "flops_ptflops": math.nan, "latency_batch_s": 0.001655, "batch_size": math.nan,
@@ -216,7 +217,8 @@ def lightweight_row(model: nn.Module, cfg: ModelConfig, la: int, lv: int, *, bat
     per_chunk = latency / batch_size
     mb_fp32, mb_int8 = parameter_megabytes(model)
     return {"origin": ORIGIN_OURS, "config": config_name, "model": name or type(model).__name__,
-            "modality": modality, "parameters": count_parameters(model), "size_mb": state_dict_megabytes(model),
+            "modality": modality, "parameters": count_parameters(model),
+            "size_mb": state_dict_megabytes(model),
             "params_mb_fp32": mb_fp32, "params_mb_int8": mb_int8,
             "flops_analytic": analytic, "macs_ptflops": macs,
             "flops_ptflops": 2 * macs if count_ptflops else math.nan,
