@@ -1,12 +1,17 @@
 # depsev: raw interview recordings (E-DAIC / DAIC-WOZ layout) -> multimodal depression-severity model.
 # Method: Zhang et al. 2025, Electronics 14:1464.  See README.md for the commands.
 
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# the working directory's config.yaml when it has one, else the repository's: a run in its own
+# directory (`snakemake -d runs/paper --configfile workflow/presets/paper.yaml`) starts from the
+# repository's defaults and writes everything under runs/paper/
+configfile: "config.yaml" if Path("config.yaml").is_file() else str(Path(workflow.basedir) / "config.yaml")
 
 
 validate(config, schema="workflow/schemas/config.schema.yaml")

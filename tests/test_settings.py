@@ -70,6 +70,13 @@ def test_schema_defaults_equal_the_dataclass_defaults(path):
             assert (list(expected) if isinstance(expected, tuple) else expected) == got, (path, name)
 
 
+def test_top_level_schema_defaults_equal_the_settings_defaults():
+    by_name = {f.name: f for f in dataclasses.fields(Settings)}
+    for name in ("config_name", "container"):
+        assert SCHEMA["properties"][name]["default"] == _default(by_name[name]), name
+    assert CONFIG["config_name"] == "default"
+
+
 def test_config_yaml_builds_the_tree_with_the_demo_chunks():
     s = Settings.from_config(CONFIG)
     assert s.is_demo and s.dataset.root == CONFIG["dataset"]["root"]

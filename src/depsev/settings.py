@@ -14,10 +14,15 @@ and editors; tests/test_settings.py fails when a schema default differs from the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
+import yaml
+
+from depsev.constants import FACE_FEATURE_SETS
 from depsev.corpus.manifest import QCThresholds
 from depsev.features.face import CONFIDENCE_THRESHOLD
 from depsev.features.openface_container import DEFAULT_BINARY, RUNTIMES
@@ -27,6 +32,12 @@ from depsev.train.config import TrainConfig
 
 #: the ``dataset.kind`` values
 DATASET_KINDS = ("demo", "edaic", "daic-woz")
+#: the name of config.yaml's own configuration (``config_name``)
+DEFAULT_CONFIG_NAME = "default"
+#: what a ``config_name`` may hold (it is written into file contents, never into a path or a shell line)
+CONFIG_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
+#: the file in ``results/`` that says which configuration wrote it (see :func:`claim_results_dir`)
+CONFIG_NAME_MARKER = "config_name.txt"
 
 
 def _known(section: str, values: Mapping[str, Any] | None, cls: type) -> dict[str, Any]:
@@ -139,6 +150,19 @@ class Settings:
     openface: OpenFaceSettings = field(default_factory=OpenFaceSettings)
     container: str | None = None
     predict: dict[str, Any] = field(default_factory=dict)
+    #: which configuration this is (config.yaml: default; workflow/presets/paper.yaml: paper); written
+    #: into the tables and into ``results/config_name.txt`` (:func:`claim_results_dir`)
+    config_name: str = DEFAULT_CONFIG_NAME
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.config_name, str) or not CONFIG_NAME_PATTERN.fullmatch(self.config_name):
+            raise ValueError("config.yaml: config_name must be letters, digits, '_', '.', '-', got "
+                             f"{self.config_name!r}")
+
+    @property
+    def video_dim(self) -> int:
+        """Face features per frame the models read (``face.features``)."""
+        return len(FACE_FEATURE_SETS[self.face.features])
 
     @property
     def is_demo(self) -> bool:
@@ -169,7 +193,8 @@ class Settings:
             evaluate=EvaluateSettings(**evaluate),
             openface=OpenFaceSettings(**_known("openface", config.get("openface"), OpenFaceSettings)),
             container=config.get("container"),
-            predict=dict(config.get("predict") or {}))
+            predict=dict(config.get("predict") or {}),
+            config_name=config.get("config_name", DEFAULT_CONFIG_NAME))
 
     def as_dict(self, section: str) -> dict[str, Any]:
         """One section as plain values (rule params, JSON)."""
@@ -177,3 +202,81 @@ class Settings:
         if isinstance(value, dict):
             return dict(value)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(value).items()}
+
+
+# ---------------------------------------------------------------- configuration files and presets
+def merge_config(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` merged into ``base`` section by section (nested mappings merged, anything else
+    replaced), as Snakemake merges a ``--configfile`` over config.yaml."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_config(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """A YAML configuration file (config.yaml, a preset) as a dict; ValueError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: configuration file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a configuration file must hold a mapping, got {type(data).__name__}")
+    return data
+
+
+@dataclass(frozen=True)
+class SizedModel:
+    """One fusion model configuration for the lightweight table (Table 4), at the paper's chunk sizes."""
+
+    #: the ``config_name`` it comes from
+    config_name: str
+    #: the fusion model's configuration (``video_dim`` from ``face.features``)
+    model: ModelConfig
+    #: the configuration's own chunk settings (``chunks``; the demo's override NOT applied)
+    chunks: ChunkConfig
+
+
+def sized_model(config: Mapping[str, Any]) -> SizedModel:
+    """The fusion model a configuration trains, with its chunk settings for a real corpus."""
+    settings = Settings.from_config(config)
+    model = ModelConfig.from_dict({**settings.model.to_dict(), "video_dim": settings.video_dim})
+    chunks = ChunkConfig.coerce(dict(config.get("chunks") or {}))
+    return SizedModel(config_name=settings.config_name, model=model, chunks=chunks)
+
+
+def table4_models(config: Mapping[str, Any], preset: str | Path) -> list[SizedModel]:
+    """This run's fusion model and the one of ``preset`` (merged over this run's config, as
+    ``--configfile preset`` would be), for the lightweight table's rows at the paper's chunk sizes."""
+    return [sized_model(config), sized_model(merge_config(config, read_config_file(preset)))]
+
+
+def claim_results_dir(results: str | Path, config_name: str) -> None:
+    """Refuse to write a configuration's outputs into a ``results/`` another configuration wrote.
+
+    ``results/config_name.txt`` names the configuration that wrote the folder (written here when
+    absent; a folder holding a manifest but no such file was written before it existed, by the
+    default).  A different name is a ValueError that says how to run it in its own directory.
+    """
+    results = Path(results)
+    marker = results / CONFIG_NAME_MARKER
+    if marker.is_file():
+        owner = marker.read_text().strip()
+    elif (results / "manifest.parquet").exists():
+        owner = DEFAULT_CONFIG_NAME
+    else:
+        owner = None
+    if owner is not None and owner != config_name:
+        raise ValueError(
+            f"{results.resolve()} holds the outputs of configuration {owner!r}; this run's config_name is "
+            f"{config_name!r}. Run it in its own working directory, e.g. `snakemake --cores all "
+            f"-d runs/{config_name} --configfile ...` (the tables of the two are never mixed)")
+    if not marker.is_file():
+        results.mkdir(parents=True, exist_ok=True)
+        marker.write_text(config_name + "\n")

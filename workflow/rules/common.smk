@@ -18,6 +18,11 @@ ENV = "../../envs/depsev.yaml"
 from depsev.settings import Settings  # noqa: E402
 
 SETTINGS = Settings.from_config(config)
+# config.yaml's configuration is "default", the paper preset's "paper": written into the tables, and a
+# results/ folder written by another configuration is refused (depsev.settings.claim_results_dir)
+CONFIG_NAME = SETTINGS.config_name
+# the paper's configuration (workflow/presets/paper.yaml): the lightweight table sizes its model too
+PAPER_PRESET = str(Path(workflow.basedir) / "workflow/presets/paper.yaml")
 KIND = SETTINGS.dataset.kind
 ROOT = SETTINGS.dataset.root
 IS_DEMO = SETTINGS.is_demo
@@ -57,6 +62,10 @@ if SESSIONS_TABLE:
     _must_exist(SESSIONS_TABLE, "sessions table", "dataset.sessions_table")
 if VGGISH["weights"] != "random" and AUDIO["source"] == "depsev":
     _must_exist(VGGISH["weights"], "VGGish weights file", "audio.vggish.weights")
+
+from depsev.settings import claim_results_dir  # noqa: E402
+
+claim_results_dir("results", CONFIG_NAME)
 
 if IS_DEMO:
     # kind demo writes (and on a rerun replaces) a SYNTHETIC cohort in dataset.root: a folder holding
@@ -284,6 +293,16 @@ def model_shards_test(wildcards):
 def all_metrics_files():
     return expand("results/metrics/{model}/seed{seed}/{split}.json", model=model_names(), seed=SEEDS,
                   split=["dev", "test"])
+
+
+def table4_sized_models(wildcards, input):
+    """(config name, model config, chunk settings) of this run's fusion model and the paper preset's,
+    for the lightweight table's rows at the paper's chunk sizes (the preset read when the job runs)."""
+    from dataclasses import asdict
+
+    from depsev.settings import table4_models
+
+    return [(m.config_name, m.model.to_dict(), asdict(m.chunks)) for m in table4_models(config, input.preset)]
 
 
 def tables_inputs(wildcards):

@@ -62,6 +62,8 @@ rule tables_build:
         aggregation=report("results/tables/aggregation.csv", category="Tables"),
     params:
         dataset_kind=KIND,
+        config_name=CONFIG_NAME,
+        shuffled_control=EVAL["shuffled_control"],
     log:
         "logs/tables_build.log",
     benchmark:
@@ -76,14 +78,18 @@ rule tables_build:
 
 
 rule lightweight_table:
-    # the paper's Table 4: parameters, MB, FLOPs per chunk pair, CPU latency
+    # the paper's Table 4: parameters, MB, FLOPs per chunk pair, CPU latency; the trained models at the
+    # run's chunk sizes, then this run's fusion model and the paper preset's at the paper's chunk sizes
     input:
         models=expand("results/models/{model}/seed{seed}", model=model_names(), seed=SEEDS[:1]),
+        preset=PAPER_PRESET,
     output:
         table=report("results/tables/lightweight.csv", category="Tables"),
     params:
         chunks=CHUNKS,
         dataset_kind=KIND,
+        config_name=CONFIG_NAME,
+        sized=table4_sized_models,
         batch_size=EVAL["latency_batch_size"],
         repeats=EVAL["latency_repeats"],
     log:

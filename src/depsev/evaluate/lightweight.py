@@ -5,6 +5,9 @@
 - ``parameters``: :func:`depsev.models.count_parameters` (trainable);
 - ``size_mb``: bytes of the state dict serialised with ``torch.save`` (floating tensors as fp32),
   divided by 10^6;
+- ``params_mb_fp32`` / ``params_mb_int8``: the parameters' payload (:func:`parameter_megabytes`): 4 bytes
+  each (torchinfo's "Params size", the paper's 0.52 MB for 128,905), and with the weight matrices of
+  the Linear and LSTM layers as int8 (dynamic quantization, as ``depsev export`` writes it);
 - ``flops_analytic``: :func:`depsev.models.flops.fusion_flops` for the fusion model (the analytic count
   exists only for it; NaN for the other models), ``macs_ptflops`` / ``flops_ptflops`` (= 2 MACs):
   ptflops' count for any torch model, as a cross-check.  Both per chunk pair (batch 1);
@@ -18,6 +21,11 @@
 
 :func:`lightweight_table` puts the rows beside the paper's own Table 4 (:data:`PUBLISHED_TABLE4`,
 measured by its authors on an RTX 4090 D), in a separate row labelled "published, RTX 4090 D".
+
+:func:`sized_model_row` measures an UNTRAINED fusion model built from a configuration (weights do not
+change size, FLOPs or speed) at that configuration's chunk sizes for a real corpus -- the paper's 5000
+face frames / 300 VGGish frames -- so that config.yaml's model and the paper preset's
+(``workflow/presets/paper.yaml``) are counted the same way, whatever chunk sizes the run itself used.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ import torch
 from torch import nn
 
 from depsev.errors import InputError
-from depsev.models import FusionModel, ModelConfig, count_parameters
+from depsev.models import FusionModel, ModelConfig, build_model, count_parameters
 from depsev.models.flops import example_batch, fusion_flops, ptflops_macs
 from depsev.shards.chunks import ChunkConfig
 from depsev.workflow import torch_threads
@@ -49,8 +57,10 @@ ORIGIN_OURS = "depsev, measured here (CPU)"
 ORIGIN_PUBLISHED = "published, RTX 4090 D"
 #: the paper's Table 4 (device from its Table 3); NaN where the paper gives nothing
 PUBLISHED_TABLE4: dict[str, Any] = {
-    "origin": ORIGIN_PUBLISHED, "model": "proposed multimodal model (paper)", "modality": "fusion",
-    "parameters": 128905, "size_mb": 0.52, "flops_analytic": 0.468e9, "macs_ptflops": math.nan,
+    "origin": ORIGIN_PUBLISHED, "config": "paper (published)", "model": "proposed multimodal model (paper)",
+    "modality": "fusion",
+    "parameters": 128905, "size_mb": 0.52, "params_mb_fp32": 0.52, "params_mb_int8": math.nan,
+    "flops_analytic": 0.468e9, "macs_ptflops": math.nan,
     "flops_ptflops": math.nan, "latency_batch_s": 0.001655, "batch_size": math.nan,
     "latency_per_chunk_s": math.nan, "chunks_per_session": math.nan, "latency_session_s": math.nan,
     "device": "NVIDIA GeForce RTX 4090 D + AMD Ryzen 7 7700 8-Core (paper Table 3)",
@@ -58,9 +68,12 @@ PUBLISHED_TABLE4: dict[str, Any] = {
     "source": "Zhang et al. 2025, Table 4 (FLOPs 0.468 G, 0.001655 s per batch, 128,905 params, params "
               "size 0.52 MB, total mult-adds 642.00 M, memory footprint 0.49 MB) and Table 3 (device)",
     "note": "batch size and session length not stated; 'Total mult-adds 642.00 M' disagrees with "
-            "0.468 GFLOPs",
+            "0.468 GFLOPs; params size 0.52 MB = 128,905 x 4 B; its 'Input size 0.34 MB' = 85,000 fp32 "
+            "values = 5000 x 17, one 5000-frame chunk of the 17 AU intensities (no 4096-d audio, no "
+            "down-sampling)",
 }
-COLUMNS = ["origin", "model", "modality", "parameters", "size_mb", "flops_analytic", "macs_ptflops",
+COLUMNS = ["origin", "config", "model", "modality", "parameters", "size_mb", "params_mb_fp32",
+           "params_mb_int8", "flops_analytic", "macs_ptflops",
            "flops_ptflops", "la", "lv", "batch_size", "repeats", "latency_batch_s", "latency_per_chunk_s",
            "chunks_per_session", "session_minutes", "latency_session_s", "device", "torch_threads",
            "torch_version", "source", "note"]
@@ -83,6 +96,28 @@ def state_dict_megabytes(model: nn.Module) -> float:
     buffer = io.BytesIO()
     torch.save(state, buffer)
     return buffer.getbuffer().nbytes / 1e6
+
+
+#: bytes of the scale and zero point of one dynamically int8-quantized weight matrix
+INT8_MATRIX_OVERHEAD = 5
+
+
+def parameter_megabytes(model: nn.Module) -> tuple[float, float]:
+    """The parameters' payload in MB (10^6 B): fp32 (4 bytes each) and dynamic int8.
+
+    int8: every weight matrix of an ``nn.Linear`` / ``nn.LSTM`` (``weight``, ``weight_ih_*``,
+    ``weight_hh_*``) 1 byte per value plus :data:`INT8_MATRIX_OVERHEAD` (one fp32 scale, one int8 zero
+    point), every other parameter (biases, ...) 4 bytes -- what dynamic quantization of MatMul / Gemm /
+    LSTM weights stores.  A count, not a file size (file formats add headers).
+    """
+    fp32 = int8 = 0
+    for module in model.modules():
+        quantized = isinstance(module, (nn.Linear, nn.LSTM))
+        for name, param in module.named_parameters(recurse=False):
+            n = param.numel()
+            fp32 += 4 * n
+            int8 += n + INT8_MATRIX_OVERHEAD if quantized and name.startswith("weight") else 4 * n
+    return fp32 / 1e6, int8 / 1e6
 
 
 def model_streams(model: nn.Module) -> tuple[str, ...]:
@@ -155,13 +190,15 @@ def lightweight_row(model: nn.Module, cfg: ModelConfig, la: int, lv: int, *, bat
                     session_minutes: float = 15.0, repeats: int = 20, warmup: int = 3,
                     name: str | None = None, modality: str | None = None,
                     chunks: ChunkConfig | None = None, video_fps: float = VIDEO_FPS,
-                    threads: int | None = None, count_ptflops: bool = True) -> dict[str, Any]:
+                    threads: int | None = None, count_ptflops: bool = True,
+                    config_name: str = "") -> dict[str, Any]:
     """Size, FLOPs and CPU latency of ``model`` (columns :data:`COLUMNS`; see the module docstring).
 
     ``la`` / ``lv``: audio / video steps per chunk the model is fed; ``chunks``: the chunk settings
     (default: chunks of ``la`` / ``lv`` frames, no downsampling, min_coverage 0.5);
     ``threads``: torch CPU threads during timing (default: the current setting, restored after);
-    ``modality``: ``audio | video | fusion`` (default: from the model's streams).
+    ``modality``: ``audio | video | fusion`` (default: from the model's streams);
+    ``config_name``: the configuration the model comes from (``config`` column).
     """
     if batch_size < 1 or la < 1 or lv < 1:
         raise InputError(None, f"batch_size, la and lv must be >= 1, got {batch_size}, {la}, {lv}")
@@ -178,8 +215,11 @@ def lightweight_row(model: nn.Module, cfg: ModelConfig, la: int, lv: int, *, bat
                                  warmup=warmup)
     n_chunks = chunks_per_session(session_minutes, modality, chunk_cfg, video_fps=video_fps)
     per_chunk = latency / batch_size
-    return {"origin": ORIGIN_OURS, "model": name or type(model).__name__, "modality": modality,
-            "parameters": count_parameters(model), "size_mb": state_dict_megabytes(model),
+    mb_fp32, mb_int8 = parameter_megabytes(model)
+    return {"origin": ORIGIN_OURS, "config": config_name, "model": name or type(model).__name__,
+            "modality": modality, "parameters": count_parameters(model),
+            "size_mb": state_dict_megabytes(model),
+            "params_mb_fp32": mb_fp32, "params_mb_int8": mb_int8,
             "flops_analytic": analytic, "macs_ptflops": macs,
             "flops_ptflops": 2 * macs if count_ptflops else math.nan,
             "la": la, "lv": lv, "batch_size": batch_size, "repeats": repeats,
@@ -207,13 +247,45 @@ def lightweight_table(rows: Sequence[dict[str, Any]], *, dataset: str | None = N
     return pd.concat([ours, published], ignore_index=True)
 
 
+def chunk_steps(chunks: ChunkConfig, modality: str = "fusion") -> tuple[int, int]:
+    """``(la, lv)``: audio and video steps per chunk a model of ``modality`` is fed."""
+    lv = math.ceil(chunks.video_frames / chunks.video_downsample)
+    la = (chunks.fusion_audio_steps if modality == "fusion"
+          else math.ceil(chunks.audio_frames / chunks.audio_downsample))
+    return la, lv
+
+
+def sized_model_row(config_name: str, model_cfg: ModelConfig, chunks: ChunkConfig, *, batch_size: int,
+                    repeats: int = 20, session_minutes: float = 15.0, name: str | None = None,
+                    threads: int | None = None) -> dict[str, Any]:
+    """:func:`lightweight_row` of an untrained fusion model (seed 0) built from ``model_cfg``, fed
+    chunks of ``chunks`` (a configuration's settings for a real corpus: the paper's sizes)."""
+    la, lv = chunk_steps(chunks)
+    model = build_model("fusion", "fusion", model_cfg, seed=0)
+    row = lightweight_row(model, model_cfg, la, lv, batch_size=batch_size, repeats=repeats,
+                          session_minutes=session_minutes, modality="fusion", chunks=chunks,
+                          threads=threads, config_name=config_name,
+                          name=name or f"fusion model of config {config_name!r} (untrained)")
+    row["source"] = ("measured by depsev.evaluate.lightweight on random inputs, untrained model at the "
+                     "configuration's chunk sizes for a real corpus")
+    row["note"] = (f"{chunks.video_frames} face frames / {chunks.video_downsample} = {lv} video steps, "
+                   f"{la} VGGish steps per chunk pair; encoder_steps {model_cfg.encoder_steps} "
+                   f"({'LSTM over every step' if not model_cfg.encoder_steps else 'pooled before the LSTM'})")
+    return row
+
+
 def lightweight_from_checkpoints(model_dirs: Sequence[str | Path], *, chunks: Mapping[str, Any],
                                  dataset_kind: str, batch_size: int, repeats: int = 20,
-                                 session_minutes: float = 15.0) -> pd.DataFrame:
-    """Table 4 for trained checkpoints (``results/models/<name>/seed<k>``), one row per torch model.
+                                 session_minutes: float = 15.0, config_name: str = "",
+                                 sized: Sequence[tuple[str, ModelConfig, ChunkConfig]] = ()
+                                 ) -> pd.DataFrame:
+    """Table 4 for trained checkpoints (``results/models/<name>/seed<k>``), one row per torch model,
+    then one row per ``sized`` configuration ``(config_name, model config, chunk settings)``
+    (:func:`sized_model_row`: this run's fusion model and the paper preset's, at the paper's chunk sizes).
 
-    The random forest has no FLOPs or torch latency in this sense and is listed with a note.  Chunk
-    sizes are the run's (the demo's are smaller than the paper's); the published row is the paper's.
+    The random forest has no FLOPs or torch latency in this sense and is listed with a note.  The
+    checkpoints' chunk sizes are the run's (the demo's are smaller than the paper's); the published
+    row is the paper's.
     """
     from depsev.checkpoint import checkpoint_model_config, load_checkpoint
     from depsev.evaluate.tables import dataset_label
@@ -226,14 +298,15 @@ def lightweight_from_checkpoints(model_dirs: Sequence[str | Path], *, chunks: Ma
         model, config = load_checkpoint(d)
         modality = config["modality"]
         if config["kind"] == "rf":
-            rows.append({"model": name, "modality": modality,
+            rows.append({"config": config_name, "model": name, "modality": modality,
                          "note": "random forest: not a neural network; no FLOPs/latency measured"})
             continue
         mcfg = checkpoint_model_config(config)
-        lv = math.ceil(cfg_chunks.video_frames / cfg_chunks.video_downsample)
-        la = (cfg_chunks.fusion_audio_steps if modality == "fusion"
-              else math.ceil(cfg_chunks.audio_frames / cfg_chunks.audio_downsample))
+        la, lv = chunk_steps(cfg_chunks, modality)
         rows.append(lightweight_row(model, mcfg, la, lv, batch_size=batch_size, repeats=repeats,
                                     session_minutes=session_minutes, name=name, modality=modality,
-                                    chunks=cfg_chunks))
+                                    chunks=cfg_chunks, config_name=config_name))
+    for sized_name, model_cfg, sized_chunks in sized:
+        rows.append(sized_model_row(sized_name, model_cfg, sized_chunks, batch_size=batch_size,
+                                    repeats=repeats, session_minutes=session_minutes))
     return lightweight_table(rows, dataset=dataset_label(dataset_kind))

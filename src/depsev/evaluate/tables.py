@@ -126,6 +126,16 @@ def dataset_label(kind: str) -> str:
     return f"depsev, on {CORPUS_NAMES.get(kind, kind)}"
 
 
+def with_config(table: pd.DataFrame, config_name: str) -> pd.DataFrame:
+    """``table`` with a ``config`` column (the run's ``config_name``) first: which configuration
+    produced it (config.yaml's "default", the paper preset's "paper")."""
+    out = table.copy()
+    if "config" in out.columns:
+        out = out.drop(columns="config")
+    out.insert(0, "config", config_name)
+    return out
+
+
 def figure_label(kind: str) -> str:
     """Text for figure titles: ``"SYNTHETIC demo cohort"`` for ``demo``, else the corpus name."""
     return "SYNTHETIC demo cohort" if kind == "demo" else CORPUS_NAMES.get(kind, kind)
