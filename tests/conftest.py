@@ -19,10 +19,14 @@ SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
 #: --no-loadscope-reorder) hands each worker one file at a time in collection order, so these run side
 #: by side from the start instead of queueing at the end
 LONG_FIRST = ("test_workflow.py", "test_slurm.py", "test_learning.py", "test_workflow_plan.py")
+#: files that wait for the shared tiny run (tests/tiny_run.py) built by test_workflow.py: collected last,
+#: so that the workers pick them up after other work
+TINY_RUN_LAST = ("test_workflow_preset.py", "test_workflow_resume.py")
 
 
 def pytest_collection_modifyitems(session, config, items):
     rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    rank.update({name: len(LONG_FIRST) + 1 + i for i, name in enumerate(TINY_RUN_LAST)})
     items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FIRST)))  # stable: file order kept
 
 
@@ -41,6 +45,15 @@ def openface_fixtures(shared_fixtures) -> Path:
 @pytest.fixture(scope="session")
 def speech_fixtures(shared_fixtures) -> Path:
     return shared_fixtures / "speech"
+
+
+@pytest.fixture(scope="session")
+def tiny_run(shared_tmp) -> Path:
+    """The whole DAG on a tiny SYNTHETIC cohort with bad sessions, once per pytest run (read-only: a
+    test that changes it works on ``tiny_run.copy_run``)."""
+    from tiny_run import build_tiny_run
+
+    return build_tiny_run(shared_tmp / "tiny-run")
 
 
 @pytest.fixture(scope="session")

@@ -463,11 +463,12 @@ def test_silent_audio_no_face_and_missing_things(demo_run, tmp_path):
 
 
 def test_video_without_container_runtime_says_how_to_give_the_csv(demo_run, tmp_path, monkeypatch):
-    monkeypatch.setattr("depsev.predict.features.shutil.which", lambda name: None)
+    monkeypatch.setattr("depsev.features.openface_container.shutil.which", lambda name: None)
     video = tmp_path / "new.mp4"
     video.write_bytes(b"\x00" * 16)
-    with pytest.raises(InputError, match="--openface"):
+    with pytest.raises(InputError, match="no container runtime") as err:
         _predict(demo_run, video=video, interviewer="woz")
+    assert "pass the CSV it writes with --openface" in str(err.value) and err.value.path == video
 
 
 # ---------------------------------------------------------------- missing-modality cost
