@@ -308,10 +308,13 @@ def test_clean_to_session_time_round_trips(cleaned_two):
         A.clean_to_session_time([0.0], seg.iloc[:0])
 
 
-def test_clean_session_vad_with_denoise_and_normalize(speech_fixtures, tmp_path, caplog):
+def test_clean_session_vad_with_denoise_and_normalize(speech_fixtures, tmp_path, caplog, monkeypatch):
+    import depsev.progress
+
+    monkeypatch.setattr(depsev.progress, "DEFAULT_EVERY", 0.0)  # a line per step (default: per 10 s)
     with caplog.at_level(logging.INFO, logger="depsev.progress"):
         qc = A.clean_session(speech_fixtures / ARCTIC, tmp_path / "a.wav", tmp_path / "a.parquet")
-    # progress: the first step at once, then at most one line per 10 s, and the final 100% line
+    # progress: a line per step, and the final 100% line
     lines = [r.getMessage() for r in caplog.records if r.name == "depsev.progress"]
     assert lines[0].startswith(f"audio clean {Path(ARCTIC).name} 1/3 steps (33%)") and "read" in lines[0]
     assert lines[-1].startswith(f"audio clean {Path(ARCTIC).name} 3/3 steps (100%)")

@@ -136,7 +136,7 @@ def test_demo_session_matches_the_workflow_and_reports_everything(demo_run, tmp_
     assert [line.rsplit(": ", 1)[1].split()[0] for line in stages[:-1]] == [
         "audio_clean", "vggish", "face_frames", "chunking", "model"]
     assert len(stages) == 6 and " 5/5 stages (100%), " in stages[-1]
-    assert any(line.startswith("vggish ") and "(100%)" in line for line in lines)
+    assert not any(line.startswith("vggish ") for line in lines)  # a step under 10 s: quiet
     assert "\r" not in "".join(lines)
     # the same chunks through the workflow's shards give the same predictions
     chunks = predict_split(demo_run["fusion"], Path(demo_run["shards"]) / "fusion" / "dev")

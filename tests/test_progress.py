@@ -37,12 +37,21 @@ def test_log_lines_are_rate_bounded_plain_and_end_at_100_percent(caplog):
         run(Progress("vggish", 960, unit="examples", every=10, stream=io.StringIO(), clock=clock), clock,
             960, 0.125)  # 120 s of work
     lines = [r.getMessage() for r in caplog.records if r.name == "depsev.progress"]
-    # the first update, then one line per 10 s, then the final line
+    # one line per 10 s (the first after 10 s: 12 in 120 s), then the final line
     assert len(lines) == 13
-    assert lines[0] == "vggish 1/960 examples (0%), 0.1 s elapsed, ~2 min 00 s left"
-    assert lines[1] == "vggish 81/960 examples (8%), 10.1 s elapsed, ~1 min 50 s left"
+    assert lines[0] == "vggish 80/960 examples (8%), 10.0 s elapsed, ~1 min 50 s left"
+    assert lines[1] == "vggish 160/960 examples (17%), 20.0 s elapsed, ~1 min 40 s left"
     assert lines[-1] == "vggish 960/960 examples (100%), 2 min 00 s"
     assert not any("\r" in line for line in lines)
+
+
+def test_a_step_shorter_than_every_writes_nothing(caplog):
+    clock = FakeClock()
+    with caplog.at_level(logging.INFO, logger="depsev.progress"):
+        run(Progress("vggish", 62, unit="examples", every=10, stream=io.StringIO(), clock=clock), clock,
+            62, 0.1)  # 6.2 s
+        run(Progress("vggish", 62, unit="examples", stream=io.StringIO(), clock=clock), clock, 62, 0.1)
+    assert not [r for r in caplog.records if r.name == "depsev.progress"]
 
 
 def test_unknown_total_and_notes(caplog):
@@ -81,14 +90,16 @@ def test_terminal_updates_in_place_and_ends_the_line(caplog):
         run(Progress("vggish", 50, unit="examples", every=0.5, stream=tty, clock=clock), clock, 50, 0.1)
     out = tty.getvalue()
     assert not [r for r in caplog.records if r.name == "depsev.progress"]  # not also in the log
-    assert out.startswith("\rvggish 1/50 examples (2%)") and out.endswith("\n")
+    assert out.startswith("\rvggish 6/50 examples (12%)") and out.endswith("\n")
     assert out.rstrip().endswith("\rvggish 50/50 examples (100%), 5.0 s")  # padded over the longer line
     assert out.count("\n") == 1 and 9 <= out.count("\r") <= 12  # ~ every 0.5 s of 5 s, in place
 
 
 def test_an_error_leaves_the_partial_terminal_line_and_no_100_percent():
     tty, clock = FakeTTY(), FakeClock()
-    with pytest.raises(RuntimeError), Progress("vggish", 10, stream=tty, clock=clock) as p:
+    with pytest.raises(RuntimeError), Progress("vggish", 10, stream=tty, clock=clock, every=1) as p:
+        clock.t += 1
         p.update()
         raise RuntimeError("boom")
+    assert tty.getvalue().startswith("\rvggish 1/10 (10%)")
     assert "100%" not in tty.getvalue() and tty.getvalue().endswith("\n")

@@ -1,9 +1,11 @@
 """Progress of the long steps (VGGish over a long session, audio cleaning, training epochs, ``depsev
 predict``), for a terminal and a log file alike.
 
-:class:`Progress` writes one line per update at a bounded rate (``every`` seconds; the first update and
-the last always), e.g. ``vggish 312/1200 examples (26%), 4.1 s elapsed, ~12 s left``, and a final
-``100%`` line from :meth:`Progress.done`. Where the lines go:
+:class:`Progress` writes one line per update at a bounded rate (at most one per ``every`` seconds),
+e.g. ``vggish 312/1200 examples (26%), 4.1 s elapsed, ~12 s left``, and a final ``100%`` line from
+:meth:`Progress.done`. A step shorter than ``every`` seconds writes nothing (a benchmark's or a test's
+many short calls stay quiet); ``every=0`` writes every update (training epochs, ``depsev predict``'s
+stages). Where the lines go:
 
 - to a terminal (``stream.isatty()``): updated in place (carriage return), the final line ends it;
 - anywhere else (a rule's log file, a pipe): through :mod:`logging` (logger ``depsev.progress``, level
@@ -43,6 +45,8 @@ class _CurrentStderr(logging.StreamHandler):
 
 
 _FALLBACK = _CurrentStderr()
+#: the least seconds between two lines when a step does not say (:class:`Progress` ``every``)
+DEFAULT_EVERY = 10.0
 
 
 def _seconds(s: float) -> str:
@@ -55,20 +59,23 @@ def _seconds(s: float) -> str:
 class Progress:
     """Counts ``unit``s of the step ``what`` out of ``total`` (``None``: unknown) and reports them.
 
-    ``every``: the least seconds between two lines (0: every update). ``stream``: the terminal to update
+    ``every``: the least seconds between two lines, and before the first (0: every update; ``None``:
+    :data:`DEFAULT_EVERY`). ``stream``: the terminal to update
     in place, if it is one (default ``sys.stderr``); ``clock``: seconds, monotonic (tests pass a fake).
     """
 
-    def __init__(self, what: str, total: int | None = None, *, unit: str = "", every: float = 10.0,
+    def __init__(self, what: str, total: int | None = None, *, unit: str = "", every: float | None = None,
                  stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic):
-        self.what, self.total, self.unit, self.every = what, total, unit, float(every)
+        self.what, self.total, self.unit = what, total, unit
+        self.every = float(DEFAULT_EVERY if every is None else every)
         self.clock = clock
         self.stream = stream if stream is not None else sys.stderr
         isatty = getattr(self.stream, "isatty", None)
         self.tty = bool(isatty and isatty())
         self.count = 0
         self.start = clock()
-        self._last: float | None = None
+        self._last = self.start  # the first line after ``every`` seconds
+        self._wrote = False
         self._width = 0
         self.finished = False
 
@@ -102,18 +109,21 @@ class Progress:
 
     # ------------------------------------------------------------------ counting
     def update(self, n: int = 1, note: str = "") -> None:
-        """``n`` more units done; a line when ``every`` seconds passed since the last (or none yet)."""
+        """``n`` more units done; a line when ``every`` seconds passed since the last (or the start)."""
         self.count += n
         now = self.clock()
-        if self._last is None or now - self._last >= self.every:
+        if now - self._last >= self.every:
             self._last = now
+            self._wrote = True
             self._write(self.line(note), final=False)
 
     def done(self, note: str = "") -> None:
-        """The final line (100 %: the step finished with ``count`` units), once."""
+        """The final line (100 %: the step finished with ``count`` units), once; none for a step that
+        wrote no line and took less than ``every`` seconds."""
         if not self.finished:
             self.finished = True
-            self._write(self.line(note, final=True), final=True)
+            if self._wrote or self.clock() - self.start >= self.every:
+                self._write(self.line(note, final=True), final=True)
 
     def __enter__(self) -> Progress:
         return self
