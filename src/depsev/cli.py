@@ -62,10 +62,34 @@ def _encoder_steps_override(args) -> dict:
     return {} if args.encoder_steps is None else {"encoder_steps": args.encoder_steps}
 
 
-def _cmd_bench(args) -> int:
-    from depsev import bench
+def _cmd_bench_stages(args) -> dict:
+    from depsev import bench_stages as bs
 
+    for path in (args.json, args.markdown):
+        _check_output_file(path)
+    stages = tuple(args.stages.split(",")) if args.stages else bs.STAGES
+    try:
+        result = bs.bench_stages(minutes=args.minutes, sessions=args.sessions, stages=stages,
+                                 threads=args.threads, weights=args.weights)
+    except ValueError as exc:
+        raise InputError(None, str(exc)) from exc
+    print(result["markdown"])
+    if args.markdown:
+        Path(args.markdown).write_text(result["markdown"])
+    return result
+
+
+def _cmd_bench(args) -> int:
+    if args.what == "stages":
+        result = _cmd_bench_stages(args)
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2, default=str))
+        return 0
+    if args.threads is None:
+        args.threads = 2
     if args.what == "vggish":
+        from depsev import bench
+
         speech = sorted(Path(args.speech).glob("*.wav")) if args.speech else None
         if args.speech and not speech:
             raise InputError(args.speech, "no .wav files in this folder (--speech)")
@@ -241,19 +265,26 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=_cmd_weights)
 
     b = sub.add_parser("bench", help="speed benchmarks (not tests)")
-    b.add_argument("what", choices=["vggish", "predict", "model", "learning", "report"])
+    b.add_argument("what", choices=["vggish", "predict", "model", "learning", "report", "stages"])
     b.add_argument("--wav", default=None, help="audio to embed (default: synthetic speech-like signal)")
     b.add_argument("--speech", default=None,
                    help="bench vggish: a folder of real speech .wav files for the bf16-vs-fp32 cosine check")
     b.add_argument("--seconds", type=float, default=60.0)
-    b.add_argument("--threads", type=int, default=2)
+    b.add_argument("--threads", type=_positive_int, default=None,
+                   help="torch/BLAS threads (default 2; bench stages: each rule's threads:)")
     b.add_argument("--weights", default="random", help='VGGish state dict, or "random"')
     b.add_argument("--memory-minutes", type=float, default=0.0,
                    help="also measure peak RSS of embedding a synthetic file this many minutes long")
     b.add_argument("--json", default=None, help="also write the result as JSON here")
     b.add_argument("--model", default=None, help="bench predict: a checkpoint folder")
     b.add_argument("--normalize", default=None, help="bench predict: the training run's results/normalize")
-    b.add_argument("--minutes", type=float, default=15.0, help="bench predict: session length")
+    b.add_argument("--minutes", type=float, default=15.0, help="bench predict / stages: session length")
+    b.add_argument("--sessions", type=_positive_int, default=2,
+                   help="bench stages: SYNTHETIC sessions to measure (one seed each)")
+    b.add_argument("--stages", default=None,
+                   help="bench stages: comma-separated subset of audio_clean,vggish_embed,opensmile_lld,"
+                        "face_frames (default: all)")
+    b.add_argument("--markdown", default=None, help="bench stages: also write the markdown table here")
     b.add_argument("--batch-size", type=int, nargs="+", default=[1, 16],
                    help="bench predict / model: chunk pairs per batch (several allowed)")
     b.add_argument("--config", default=None,

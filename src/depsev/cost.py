@@ -16,7 +16,9 @@ are proportional to the session's audio duration (face frames scale with it too)
 minute-long sessions, whose jobs are dominated by interpreter start-up and imports, OVER-estimates
 the cost (an upper bound); a cohort-wide stage (normalize_fit, chunk_shards, manifest_build,
 qc_summary) scales with the corpus' total hours and keeps its number of jobs; ``demo_generate``
-does not exist in a real run and is left out of the totals. The N-node wall time is the larger of
+does not exist in a real run and is left out of the totals.  For the per-session stages,
+``depsev bench stages`` (:mod:`depsev.bench_stages`) measures real-length sessions with the per-job
+start-up kept apart, and supersedes this upper bound. The N-node wall time is the larger of
 perfect packing (CPU-hours / cores) and the critical path (the longest job of each stage, in
 stage order), i.e. an optimistic lower bound.
 """
