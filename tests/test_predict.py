@@ -289,6 +289,7 @@ def test_recorded_preparation_is_used_by_default(demo_run):
                        ("min_coverage", 0.5)):
         assert prep[key]["value"] == value and prep[key]["source"] == "checkpoint", key
     assert prep["vggish_weights"]["value"] == "random" and prep["vggish_weights"]["source"] == "checkpoint"
+    assert prep["vggish_precision"] == {"value": "fp32", "source": "checkpoint"}  # the training run's
     assert set(prep["training_segmentation_used"]) == {"transcript"}
     assert "note" not in prep
     assert res["phq8"]["estimate"] == pytest.approx(explicit["phq8"]["estimate"], abs=1e-6)

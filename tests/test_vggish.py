@@ -301,3 +301,34 @@ def test_random_weights_made_once_per_process_and_copied(monkeypatch):
                             "print(load_vggish('random', None, allow_random=True)[1]['sha256'])"],
                            capture_output=True, text=True, check=True)
     assert fresh.stdout.split()[-1] == meta["sha256"]
+
+
+def test_precision_is_recorded_and_sessions_of_two_precisions_are_not_mixed(speech_fixtures, tmp_path):
+    """``audio.vggish.precision`` reaches the feature file, the shard preparation (where sessions of
+    another precision are refused) and so the checkpoint that ``depsev predict`` follows."""
+    from depsev.errors import InputError
+    from depsev.features.io import read_feature_meta
+    from depsev.shards.preparation import PreparationCollector, session_preparation
+
+    y16 = load_audio(speech_fixtures / ALSA48)
+    wav = tmp_path / "clean.wav"
+    sf.write(wav, y16, 16000, subtype="FLOAT")
+    seg = _segments(tmp_path / "seg.parquet", [(0.0, 0.0, len(y16) / 16000)])
+    metas = {}
+    for precision in ("fp32", "bf16"):
+        out = tmp_path / f"{precision}.parquet"
+        vg.vggish_session(wav, seg, out, weights="random", allow_random=True, precision=precision)
+        metas[precision] = read_feature_meta(out)
+        assert metas[precision]["precision"] == precision
+        assert session_preparation("audio", metas[precision])[0]["vggish_precision"] == precision
+    fc2 = {p: np.stack(pd.read_parquet(tmp_path / f"{p}.parquet")["fc2"].to_numpy()) for p in metas}
+    cos = (fc2["fp32"] * fc2["bf16"]).sum() / np.linalg.norm(fc2["fp32"]) / np.linalg.norm(fc2["bf16"])
+    assert 0.99 < cos < 1.0  # close, not the same numbers
+    collector = PreparationCollector()
+    collector.add(1, "audio", metas["fp32"], tmp_path / "fp32.parquet")
+    with pytest.raises(InputError, match="vggish_precision is 'bf16' here but 'fp32'"):
+        collector.add(2, "audio", metas["bf16"], tmp_path / "bf16.parquet")
+    with pytest.raises(ValueError, match="audio.vggish.precision must be one of fp32, bf16"):
+        from depsev.settings import VGGishSettings
+
+        VGGishSettings(precision="fp16")

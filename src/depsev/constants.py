@@ -73,3 +73,6 @@ def interviewer_from_id(participant_id: int) -> str:
     raise ValueError(
         f"participant {pid} is outside the E-DAIC ID ranges (WoZ {WOZ_ID_RANGE}, AI {AI_ID_RANGE}); "
         "give its interviewer type in a sessions table (column 'interviewer')")
+
+#: VGGish arithmetic (``audio.vggish.precision``): fp32, or bfloat16 convolutions and matrix products
+VGGISH_PRECISIONS = ("fp32", "bf16")

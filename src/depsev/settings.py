@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from depsev.constants import FACE_FEATURE_SETS
+from depsev.constants import FACE_FEATURE_SETS, VGGISH_PRECISIONS
 from depsev.corpus.manifest import QCThresholds
 from depsev.features.face import CONFIDENCE_THRESHOLD
 from depsev.features.openface_container import DEFAULT_BINARY, RUNTIMES
@@ -103,6 +103,14 @@ class VGGishSettings:
     weights: str = "random"
     sha256: str | None = None
     batch_size: int = 32
+    #: fp32 | bf16 (bfloat16 convolutions: ~2-3x faster on a CPU with native bf16, e.g. AVX512-BF16 or
+    #: AMX; much slower without; check fc2 cosine to fp32 with `depsev bench vggish` first)
+    precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        if self.precision not in VGGISH_PRECISIONS:
+            raise ValueError(f"audio.vggish.precision must be one of {', '.join(VGGISH_PRECISIONS)}, "
+                             f"not {self.precision!r}")
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ rule vggish_embed:
         sha256=VGGISH["sha256"],
         allow_random=IS_DEMO,
         batch_size=VGGISH["batch_size"],
+        precision=VGGISH["precision"],
     conda:
         ENV
     log:

@@ -13,6 +13,7 @@ with job(snakemake):  # noqa: F821 - injected by Snakemake
     torch.set_num_threads(max(1, sm.threads))
     qc = vggish_session(sm.input.wav, sm.input.segments, sm.output.parquet,
                         weights=sm.params.weights, sha256=sm.params.sha256,
-                        allow_random=sm.params.allow_random, batch_size=sm.params.batch_size)
+                        allow_random=sm.params.allow_random, batch_size=sm.params.batch_size,
+                        precision=sm.params.precision)
     print(qc)
     write_json({"participant_id": int(sm.wildcards.pid), **qc}, sm.output.qc)

@@ -44,7 +44,7 @@ import torch
 from torchvggish import mel_features, vggish_params
 from torchvggish.torchvggish import VGG, _vgg
 
-from depsev.constants import AUDIO_SR
+from depsev.constants import AUDIO_SR, VGGISH_PRECISIONS
 from depsev.errors import InputError
 from depsev.features.io import (
     audio_clean_settings,
@@ -74,7 +74,7 @@ EXAMPLE_HOP_FRAMES = int(round(vggish_params.EXAMPLE_HOP_SECONDS / vggish_params
 EXAMPLE_SAMPLES = EXAMPLE_HOP_FRAMES * HOP  # 15360 samples = 0.96 s between example starts
 EXAMPLE_SPAN = (FRAMES_PER_EXAMPLE - 1) * HOP + WIN  # 15600 samples covered by one example
 EXAMPLE_SECONDS = EXAMPLE_SAMPLES / SR  # 0.96
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = VGGISH_PRECISIONS
 
 assert SR == AUDIO_SR
 

@@ -86,7 +86,7 @@ class SessionFeatures:
 
 def audio_features(inputs: SessionInput, work: Path, feats: SessionFeatures, *, weights: str,
                    allow_random: bool, segmentation: str, denoise: bool, normalize_audio: bool,
-                   with_egemaps: bool, threads: int | None) -> None:
+                   with_egemaps: bool, threads: int | None, precision: str = "fp32") -> None:
     """Clean the audio (participant speech only), then VGGish (and optionally eGeMAPS)."""
     from depsev.features.audio import clean_session
     from depsev.features.vggish import vggish_session
@@ -100,7 +100,7 @@ def audio_features(inputs: SessionInput, work: Path, feats: SessionFeatures, *, 
     out = work / "vggish" / f"{inputs.name}.parquet"
     with timer(feats.timings, "vggish", feats.progress):
         feats.qc["vggish"] = vggish_session(wav, segs, out, weights=weights, allow_random=allow_random,
-                                            threads=threads)
+                                            precision=precision, threads=threads)
     feats.weights = vggish_weights(session_preparation("audio", read_feature_meta(out))[0])
     feats.files.update(clean_wav=wav, segments=segs, audio=out)
     if with_egemaps:

@@ -100,9 +100,13 @@ def predict_session(model_dir: str | Path, session_dir: str | Path | None = None
         "segmentation": segmentation, "denoise": denoise, "normalize_audio": normalize_audio,
         "confidence_threshold": confidence_threshold, "min_coverage": min_coverage})
     weights, allow_random = "", False
+    recorded = bundle.preparation
+    precision = recorded.get("vggish_precision") or "fp32"  # the training run's VGGish arithmetic
     if "audio" in wanted:
         weights, allow_random, prep_record["vggish_weights"] = resolve_vggish(bundle, vggish_weights)
-    recorded = bundle.preparation
+        prep_record["vggish_precision"] = {
+            "value": precision, "source": "checkpoint" if recorded.get("vggish_precision")
+            else "default (not recorded by the training run)"}
     if "video" in wanted:
         image = openface_image or recorded.get("openface_image")
         prep_record["openface_image"] = {
@@ -118,7 +122,7 @@ def predict_session(model_dir: str | Path, session_dir: str | Path | None = None
             audio_features(inputs, work, feats, weights=weights, allow_random=allow_random,
                            segmentation=prep["segmentation"], denoise=prep["denoise"],
                            normalize_audio=prep["normalize_audio"], with_egemaps=with_egemaps,
-                           threads=threads)
+                           precision=precision, threads=threads)
         if "video" in wanted and (inputs.openface is not None or inputs.video is not None):
             face_features(inputs, work, feats, confidence_threshold=prep["confidence_threshold"],
                           openface_image=prep_record["openface_image"]["value"],

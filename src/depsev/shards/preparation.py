@@ -36,7 +36,7 @@ PREPARATION_KEY = "preparation"
 #: the settings each stream's feature files carry
 STREAM_SETTINGS: dict[str, tuple[str, ...]] = {
     "audio": ("segmentation", "denoise", "normalize_audio", "vggish_weights_mode", "vggish_weights_file",
-              "vggish_weights_sha256", "vggish_weights_path"),
+              "vggish_weights_sha256", "vggish_weights_path", "vggish_precision"),
     "video": ("confidence_threshold", "openface_image", "openface_binary"),
 }
 #: keys that count sessions (summed, never compared)
@@ -63,6 +63,8 @@ def session_preparation(stream: str, meta: Mapping[str, Any]) -> tuple[dict[str,
                 out["vggish_weights_sha256"] = meta["sha256"]
             if mode == "pretrained" and meta.get("weights_path"):
                 out["vggish_weights_path"] = meta["weights_path"]
+            if meta.get("precision"):
+                out["vggish_precision"] = str(meta["precision"])
         clean = meta.get("audio_clean") or {}
         for key in ("segmentation", "denoise", "normalize_audio"):
             if clean.get(key) is not None:
