@@ -131,3 +131,30 @@ def test_modality_gates(chunk_table, tmp_path):
 def test_every_figure_needs_a_dataset_label(participants):
     with pytest.raises(InputError, match="dataset label"):
         plots.plot_calibration(participants, "  ")
+
+
+def test_split_figures_aggregate_chunks_as_the_evaluation_chose(chunk_table, tmp_path, monkeypatch):
+    """The report's figures show the participants the tables measure: the chunk weighting recorded in
+    the evaluation's metrics file (chosen on dev), not the default."""
+    import json
+
+    from depsev.evaluate import report
+
+    preds = tmp_path / "test.parquet"
+    chunk_table.to_parquet(preds)
+    seen = {}
+    monkeypatch.setattr(report, "plot_prediction_scatter",
+                        lambda people, label, path, title: seen.update(people=people, title=title))
+    out = {k: tmp_path / f"{k}.png" for k in report.FIGURES}
+    metrics = tmp_path / "test.json"
+    for weighting in ("median", "capped"):
+        metrics.write_text(json.dumps({"weighting": weighting, "participant": {}}))
+        report.render_split_figures(preds, "demo", out, model="moe-fusion", split="test", metrics=metrics)
+        expected = aggregate_participants(chunk_table, weighting=weighting)
+        pd.testing.assert_series_equal(seen["people"]["mu"], expected["mu"])
+        assert f"chunks: {weighting}" in seen["title"]
+    assert not np.allclose(aggregate_participants(chunk_table, weighting="median")["mu"],
+                           aggregate_participants(chunk_table, weighting="capped")["mu"])
+    metrics.write_text("{}")
+    with pytest.raises(InputError, match="no chunk weighting"):
+        report.render_split_figures(preds, "demo", out, model="moe-fusion", split="test", metrics=metrics)

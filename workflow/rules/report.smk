@@ -5,6 +5,8 @@
 rule plots_render:
     input:
         predictions="results/predictions/moe-fusion/seed{seed}/{split}.parquet",
+        # the chunk weighting the evaluation chose on dev: the figures aggregate as the tables do
+        metrics="results/metrics/moe-fusion/seed{seed}/{split}.json",
     output:
         confusion=report("results/plots/moe-fusion/seed{seed}/{split}_confusion.png",
                          category="Confusion matrices", subcategory="{split}"),

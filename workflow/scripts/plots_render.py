@@ -9,4 +9,4 @@ with job(snakemake):  # noqa: F821 - injected by Snakemake
 
     sm = snakemake  # noqa: F821
     render_split_figures(sm.input.predictions, sm.params.dataset_kind, {k: sm.output[k] for k in FIGURES},
-                         model="moe-fusion", split=sm.wildcards.split)
+                         model="moe-fusion", split=sm.wildcards.split, metrics=sm.input.metrics)

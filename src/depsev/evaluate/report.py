@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
-from depsev.evaluate.aggregate import aggregate_participants
+from depsev.errors import InputError
+from depsev.evaluate.aggregate import DEFAULT_WEIGHTING, aggregate_participants
 from depsev.evaluate.plots import (
     plot_calibration,
     plot_confusion,
@@ -21,12 +23,23 @@ FIGURES = ("confusion", "scatter", "calibration", "gates_by_interviewer", "modal
 
 
 def render_split_figures(predictions: str | Path, dataset_kind: str, out: dict[str, str | Path],
-                         *, model: str, split: str) -> None:
-    """Write the participant-level figures of one model's predictions on one split."""
+                         *, model: str, split: str, metrics: str | Path | None = None) -> None:
+    """Write the participant-level figures of one model's predictions on one split.
+
+    ``metrics``: the evaluation's metrics file of the same predictions; its ``weighting`` (the chunk
+    weighting chosen on dev, :func:`depsev.evaluate.aggregate.choose_weighting`) aggregates the chunks,
+    so that the figures show the participants the tables measure (without it: the default weighting).
+    """
     chunks = pd.read_parquet(predictions)
-    people = aggregate_participants(chunks, source=predictions)
+    weighting = DEFAULT_WEIGHTING
+    if metrics is not None:
+        try:
+            weighting = json.loads(Path(metrics).read_text())["weighting"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise InputError(metrics, f"no chunk weighting readable in the metrics file ({exc})") from exc
+    people = aggregate_participants(chunks, weighting=weighting, source=predictions)
     label = figure_label(dataset_kind)
-    what = f"{model}, {split} split"
+    what = f"{model}, {split} split, chunks: {weighting}"
     plot_confusion(people, label, out["confusion"], title=f"Severity band confusion ({what})")
     plot_prediction_scatter(people, label, out["scatter"],
                             title=f"Predicted vs true PHQ-8 ({what}, +-1 sigma)")
