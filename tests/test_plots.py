@@ -144,7 +144,7 @@ def test_split_figures_aggregate_chunks_as_the_evaluation_chose(chunk_table, tmp
     chunk_table.to_parquet(preds)
     seen = {}
     monkeypatch.setattr(report, "plot_prediction_scatter",
-                        lambda people, label, path, title: seen.update(people=people, title=title))
+                        lambda people, label, path, title: seen.update(people=people, label=label))
     out = {k: tmp_path / f"{k}.png" for k in report.FIGURES}
     metrics = tmp_path / "test.json"
     for weighting in ("median", "capped"):
@@ -152,7 +152,7 @@ def test_split_figures_aggregate_chunks_as_the_evaluation_chose(chunk_table, tmp
         report.render_split_figures(preds, "demo", out, model="moe-fusion", split="test", metrics=metrics)
         expected = aggregate_participants(chunk_table, weighting=weighting)
         pd.testing.assert_series_equal(seen["people"]["mu"], expected["mu"])
-        assert f"chunks: {weighting}" in seen["title"]
+        assert seen["label"] == f"{LABEL}; chunks weighted: {weighting}"
     assert not np.allclose(aggregate_participants(chunk_table, weighting="median")["mu"],
                            aggregate_participants(chunk_table, weighting="capped")["mu"])
     metrics.write_text("{}")

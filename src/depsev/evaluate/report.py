@@ -39,11 +39,12 @@ def render_split_figures(predictions: str | Path, dataset_kind: str, out: dict[s
             raise InputError(metrics, f"no chunk weighting readable in the metrics file ({exc})") from exc
     people = aggregate_participants(chunks, weighting=weighting, source=predictions)
     label = figure_label(dataset_kind)
-    what = f"{model}, {split} split, chunks: {weighting}"
-    plot_confusion(people, label, out["confusion"], title=f"Severity band confusion ({what})")
-    plot_prediction_scatter(people, label, out["scatter"],
+    per_person = f"{label}; chunks weighted: {weighting}"  # the participant-level figures' second line
+    what = f"{model}, {split} split"
+    plot_confusion(people, per_person, out["confusion"], title=f"Severity band confusion ({what})")
+    plot_prediction_scatter(people, per_person, out["scatter"],
                             title=f"Predicted vs true PHQ-8 ({what}, +-1 sigma)")
-    plot_calibration(people, label, out["calibration"], title=f"Interval calibration ({what})")
+    plot_calibration(people, per_person, out["calibration"], title=f"Interval calibration ({what})")
     plot_gate_by_interviewer(chunks, label, out["gates_by_interviewer"],
                              title=f"Gate weight of the AI-agent expert by interviewer type ({what})")
     plot_modality_gates(chunks, label, out["modality_gates"], title=f"Modality gates ({what})")
