@@ -170,6 +170,27 @@ def test_demo_session_matches_the_workflow_and_reports_everything(demo_run, tmp_
     assert "PHQ-8" in line and "not a diagnosis" in line and "\n" not in line
     back = json.loads(write_result(res, tmp_path / "r.json").read_text())
     assert back["phq8"] == res["phq8"]
+    assert prov["chunk_weighting"]["value"] == "capped"  # no evaluation of this model: the default, said
+    assert prov["chunk_weighting"]["source"].startswith("default (no evaluation of this model at ")
+
+    # a model of a workflow run: chunks combined as its evaluation chose on dev (results/metrics)
+    run = tmp_path / "run"
+    model = shutil.copytree(demo_run["fusion"], run / "results/models/moe-fusion/seed0")
+    metrics = run / "results/metrics/moe-fusion/seed0/dev.json"
+    metrics.parent.mkdir(parents=True)
+    metrics.write_text(json.dumps({"weighting": "median", "participant": {}}))
+    chosen = _predict(demo_run, pid, model=model)
+    assert chosen["provenance"]["chunk_weighting"] == {
+        "value": "median", "source": f"the evaluation's choice on dev ({metrics.resolve()})"}
+    median = aggregate_participants(mine, weighting="median")
+    assert chosen["phq8"]["estimate"] == pytest.approx(float(median["mu"].iloc[0]), abs=1e-4)
+    assert chosen["chunks"][-1]["running"]["mu"] == pytest.approx(chosen["phq8"]["estimate"])
+    given = _predict(demo_run, pid, model=model, weighting="capped")
+    assert given["provenance"]["chunk_weighting"] == {"value": "capped", "source": "given"}
+    assert given["phq8"]["estimate"] == pytest.approx(res["phq8"]["estimate"], abs=1e-6)
+    metrics.write_text(json.dumps({"weighting": "mode"}))
+    with pytest.raises(InputError, match="no known chunk weighting"):
+        _predict(demo_run, pid, model=model)
 
 
 def test_audio_only_and_face_only(demo_run):

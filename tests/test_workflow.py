@@ -176,3 +176,7 @@ def test_predict_rules_on_new_session_folders(tiny_run):
     one = json.loads((work / f"results/predict/{pids[0]}.json").read_text())
     assert one["provenance"]["training_dataset"]["synthetic"] is True
     assert set(one["modalities_used"]) == {"audio", "video"}
+    # chunks combined as the model's evaluation chose on dev (the rule waits for that evaluation)
+    chosen = json.loads((work / "results/metrics/moe-fusion/seed0/dev.json").read_text())["weighting"]
+    assert one["provenance"]["chunk_weighting"]["value"] == chosen
+    assert one["provenance"]["chunk_weighting"]["source"].startswith("the evaluation's choice on dev")

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from depsev import __version__
+from depsev.constants import CHUNK_WEIGHTINGS
 from depsev.errors import InputError
 from depsev.features.openface_container import RUNTIMES
 
@@ -218,7 +219,7 @@ def _cmd_predict(args) -> int:
                           denoise=args.denoise, normalize_audio=args.normalize_audio,
                           confidence_threshold=args.confidence_threshold, min_coverage=args.min_coverage,
                           openface_image=args.openface_image, openface_runtime=args.openface_runtime,
-                          threads=args.threads)
+                          threads=args.threads, weighting=args.weighting)
     if args.json:
         write_result(res, args.json)
     print(summary_line(res))
@@ -335,6 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--openface-runtime", default="auto", choices=RUNTIMES,
                     help="config.yaml openface.runtime (for --video): auto = first of apptainer, "
                          "singularity, docker on PATH; none = a FeatureExtraction installed here")
+    pr.add_argument("--weighting", default=None, choices=CHUNK_WEIGHTINGS,
+                    help="how chunk estimates combine (default: the one the workflow's evaluation chose on "
+                         "dev for this model, from results/metrics/<model>/<seed>/dev.json; else capped)")
     pr.add_argument("--work-dir", default=None, help="keep the feature files here")
     pr.add_argument("--threads", type=_positive_int, default=None)
     pr.add_argument("--json", default=None, help="write the full result here (a file)")

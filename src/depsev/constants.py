@@ -76,3 +76,8 @@ def interviewer_from_id(participant_id: int) -> str:
 
 #: VGGish arithmetic (``audio.vggish.precision``): fp32, or bfloat16 convolutions and matrix products
 VGGISH_PRECISIONS = ("fp32", "bf16")
+
+#: how chunk predictions combine into a participant's (depsev.evaluate.aggregate); the order breaks ties
+CHUNK_WEIGHTINGS = ("precision", "mean", "capped", "median")
+#: the robust default: no single over-confident chunk decides a participant
+DEFAULT_CHUNK_WEIGHTING = "capped"

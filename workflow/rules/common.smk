@@ -333,3 +333,13 @@ def new_session_dir(wildcards):
 
 def new_session_results(wildcards):
     return expand("results/predict/{pid}.json", pid=sorted(_new_sessions()))
+
+
+def predict_model_evaluation(wildcards):
+    """The dev metrics of the predict model's evaluation when the model is one of this run's
+    (results/models/<model>/<seed>): depsev predict combines chunks with the weighting chosen there
+    (depsev.predict.contract.resolve_weighting), so the job waits for it."""
+    parts = Path(PREDICT.get("model", "results/models/moe-fusion/seed0")).parts
+    if len(parts) == 4 and parts[:2] == ("results", "models"):
+        return f"results/metrics/{parts[2]}/{parts[3]}/dev.json"
+    return []

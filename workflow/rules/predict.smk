@@ -9,6 +9,7 @@ rule predict_new:
         session=new_session_dir,
         model=PREDICT.get("model", "results/models/moe-fusion/seed0"),
         stats=["results/normalize/video.json", "results/normalize/audio.json"],
+        evaluation=predict_model_evaluation,
     output:
         json="results/predict/{pid}.json",
     params:

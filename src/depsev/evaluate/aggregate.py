@@ -70,7 +70,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from depsev.constants import INTERVIEWERS, N_BANDS, P_BAND_COLUMNS, PHQ_MAX, PHQ_MIN, SPLITS
+from depsev.constants import (
+    CHUNK_WEIGHTINGS,
+    DEFAULT_CHUNK_WEIGHTING,
+    INTERVIEWERS,
+    N_BANDS,
+    P_BAND_COLUMNS,
+    PHQ_MAX,
+    PHQ_MIN,
+    SPLITS,
+)
 from depsev.errors import InputError
 
 TRUTH_COLUMNS = ["phq_score", "interviewer", "gender", "split"]
@@ -80,9 +89,9 @@ CHUNK_COLUMNS = ["participant_id", "mu", "var", *P_BAND_COLUMNS, *TRUTH_COLUMNS]
 INTERVAL_VARIANCES = ("mixture", "within", "independent")
 DEFAULT_INTERVAL_VARIANCE = "mixture"
 #: choices for the chunk weights (module docstring); the order breaks ties in :func:`choose_weighting`
-WEIGHTINGS = ("precision", "mean", "capped", "median")
+WEIGHTINGS = CHUNK_WEIGHTINGS
 #: the robust choice: no single over-confident chunk decides a participant
-DEFAULT_WEIGHTING = "capped"
+DEFAULT_WEIGHTING = DEFAULT_CHUNK_WEIGHTING
 #: dev MAEs closer than this count as equal in :func:`choose_weighting` (points)
 WEIGHTING_TIE_TOLERANCE = 1e-9
 #: columns of :func:`compare_weightings`' table

@@ -11,6 +11,7 @@ training run's normalization statistics are compared with
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,42 @@ from depsev.predict.features import SessionFeatures
 from depsev.predict.inputs import existing_file
 from depsev.shards.chunks import STREAM_SOURCES
 from depsev.shards.preparation import vggish_weights
+
+
+def evaluation_metrics_file(model_dir: str | Path) -> Path:
+    """Where the workflow's evaluation of a model folder ``results/models/<model>/<seed>`` writes its dev
+    metrics: ``results/metrics/<model>/<seed>/dev.json`` (rule ``evaluate``)."""
+    model_dir = Path(model_dir).resolve()
+    return model_dir.parents[2] / "metrics" / model_dir.parent.name / model_dir.name / "dev.json"
+
+
+def resolve_weighting(model_dir: str | Path, weighting: str | None) -> tuple[str, dict[str, Any]]:
+    """``(weighting, record)``: how the chunk predictions are combined into the session's estimate.
+
+    ``None``: the weighting the workflow's evaluation chose for this model on DEV
+    (:func:`depsev.evaluate.aggregate.choose_weighting`, recorded as ``weighting`` in
+    :func:`evaluation_metrics_file`), so that the estimate is made as the model's reported metrics
+    were; without that file, the default (``capped``), said so in the record.  A given value must be one
+    of :data:`depsev.evaluate.aggregate.WEIGHTINGS`.  A metrics file that cannot be read, or holds no
+    known weighting, is refused (naming it).
+    """
+    from depsev.evaluate.aggregate import DEFAULT_WEIGHTING, WEIGHTINGS
+
+    if weighting is not None:
+        if weighting not in WEIGHTINGS:
+            raise InputError(None, f"weighting must be one of {', '.join(WEIGHTINGS)}, not {weighting!r}")
+        return weighting, {"value": weighting, "source": "given"}
+    metrics = evaluation_metrics_file(model_dir)
+    if not metrics.is_file():
+        return DEFAULT_WEIGHTING, {"value": DEFAULT_WEIGHTING, "source": f"default (no evaluation of this "
+                                   f"model at {metrics})"}
+    try:
+        chosen = json.loads(metrics.read_text()).get("weighting")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise InputError(metrics, f"cannot read the evaluation's chunk weighting ({exc})") from exc
+    if chosen not in WEIGHTINGS:
+        raise InputError(metrics, f"no known chunk weighting recorded (weighting: {chosen!r})")
+    return chosen, {"value": chosen, "source": f"the evaluation's choice on dev ({metrics})"}
 
 
 def _trained_features(bundle: ModelBundle, streams: Sequence[str]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from scipy.stats import norm
 
 from depsev import __version__
 from depsev.constants import BAND_LABELS, BINARY_THRESHOLD, INTERVIEWERS, P_BAND_COLUMNS, PHQ_MAX, PHQ_MIN
-from depsev.evaluate.aggregate import aggregate_participants
+from depsev.evaluate.aggregate import DEFAULT_WEIGHTING, aggregate_participants
 from depsev.hashing import file_sha256
 from depsev.predict.bundle import ModelBundle
 from depsev.predict.features import SessionFeatures
@@ -34,9 +34,10 @@ STATEMENT = ("Research measurement, not a diagnosis: this number comes from a mo
 Z90 = float(norm.ppf(0.95))
 
 
-def running_estimates(chunks: pd.DataFrame, interviewer: str) -> pd.DataFrame:
-    """Participant-level estimate after each chunk (:func:`aggregate_participants` on every prefix);
-    the last row is the session's estimate.
+def running_estimates(chunks: pd.DataFrame, interviewer: str,
+                      weighting: str = DEFAULT_WEIGHTING) -> pd.DataFrame:
+    """Participant-level estimate after each chunk (:func:`aggregate_participants` on every prefix,
+    chunks combined by ``weighting``); the last row is the session's estimate.
 
     ``aggregate_participants`` also carries the truth columns of a labelled corpus; a new session
     has none, so they are filled with neutral values here and dropped from the result.
@@ -49,7 +50,7 @@ def running_estimates(chunks: pd.DataFrame, interviewer: str) -> pd.DataFrame:
         parts.append(prefix)
     table = pd.concat(parts, ignore_index=True)
     table = table.assign(phq_score=0, interviewer=interviewer, gender="", split="dev")
-    agg = aggregate_participants(table)
+    agg = aggregate_participants(table, weighting=weighting)
     return agg.drop(columns=["split", "interviewer", "gender", "phq_score", "band"]).rename(
         columns={"participant_id": "after_chunk"})
 
@@ -133,7 +134,7 @@ def qc_record(inputs: SessionInput, feats: SessionFeatures, plan: SessionChunks,
 
 
 def provenance(bundle: ModelBundle, feats: SessionFeatures, inputs: SessionInput,
-               preparation: dict | None = None) -> dict:
+               preparation: dict | None = None, aggregation: dict | None = None) -> dict:
     """The result's ``provenance``: model, feature sets, VGGish weights, normalization files,
     training dataset, the feature preparation used (``preparation``: the record of
     :func:`depsev.predict.contract.resolve_preparation`), inputs, versions."""
@@ -151,6 +152,7 @@ def provenance(bundle: ModelBundle, feats: SessionFeatures, inputs: SessionInput
                              "description": ("SYNTHETIC demo cohort" if synthetic
                                              else f"real corpus ({kind})")},
         "preparation": preparation or {},
+        "chunk_weighting": aggregation or {},
         "inputs": {k: (str(v) if v is not None else None) for k, v in vars(inputs).items()},
         "depsev_version": __version__, "torch_version": torch.__version__,
     }

@@ -46,6 +46,7 @@ from typing import Any
 
 from depsev.constants import INTERVIEWERS
 from depsev.errors import InputError
+from depsev.evaluate.aggregate import DEFAULT_WEIGHTING
 from depsev.inference import prediction_frame
 from depsev.predict.batches import chunk_batch, run_model, session_streams
 from depsev.predict.bundle import ModelBundle, load_model_bundle, model_chunk_config, requested_streams
@@ -53,6 +54,7 @@ from depsev.predict.contract import (
     check_session_features,
     resolve_preparation,
     resolve_vggish,
+    resolve_weighting,
     segmentation_note,
 )
 from depsev.predict.features import SessionFeatures, audio_features, face_features, timer, usable_streams
@@ -74,7 +76,8 @@ def predict_session(model_dir: str | Path, session_dir: str | Path | None = None
                     normalize_audio: bool | None = None, confidence_threshold: float | None = None,
                     min_coverage: float | None = None, with_egemaps: bool = False,
                     openface_image: str | None = None, openface_runtime: str = "auto",
-                    threads: int | None = None, batch_size: int = 16) -> dict[str, Any]:
+                    threads: int | None = None, batch_size: int = 16,
+                    weighting: str | None = None) -> dict[str, Any]:
     """Predict one new session end to end; returns the result dict (see docs/predict.md).
 
     ``modalities``: restrict to ``audio`` and/or ``video`` (default: every stream the model reads);
@@ -88,6 +91,9 @@ def predict_session(model_dir: str | Path, session_dir: str | Path | None = None
     defaults to the training run's configured image; ``openface_runtime`` starts it as the workflow's
     ``openface.runtime`` does (:func:`depsev.features.openface_container.run_feature_extraction`).
     The settings used, and where each came from, are in the result's ``provenance["preparation"]``.
+    ``weighting``: how chunks combine into the estimate (default: the one the workflow's evaluation chose
+    for this model on dev, :func:`~depsev.predict.contract.resolve_weighting`), recorded in
+    ``provenance["chunk_weighting"]``.
     """
     t_start = time.perf_counter()
     bundle = load_model_bundle(model_dir, normalize_dir)
@@ -114,6 +120,7 @@ def predict_session(model_dir: str | Path, session_dir: str | Path | None = None
             "source": "given" if openface_image else ("checkpoint" if image else "none")}
     # refuse mismatched normalization / feature sets before any feature is computed
     check_session_features(bundle, wanted, recorded_weights(recorded), bundle.directory)
+    chunk_weighting = resolve_weighting(model_dir, weighting)
     tmp = None if work_dir is not None else tempfile.TemporaryDirectory(prefix="depsev-predict-")
     work = Path(work_dir) if work_dir is not None else Path(tmp.name)  # type: ignore[union-attr]
     try:
@@ -138,7 +145,8 @@ def predict_session(model_dir: str | Path, session_dir: str | Path | None = None
         segmentation_note(recorded, feats, used, notes)
         result = _predict_streams(bundle, inputs, feats, used, who, flags, notes,
                                   min_coverage=prep["min_coverage"], allow_short=allow_short,
-                                  batch_size=batch_size, threads=threads, preparation=prep_record)
+                                  batch_size=batch_size, threads=threads, preparation=prep_record,
+                                  weighting=chunk_weighting)
         if work_dir is not None:
             result["files"] = {k: str(v) for k, v in feats.files.items()}
         feats.progress.done()
@@ -151,7 +159,8 @@ def predict_session(model_dir: str | Path, session_dir: str | Path | None = None
 
 def _predict_streams(bundle: ModelBundle, inputs: SessionInput, feats: SessionFeatures, used: tuple[str, ...],
                      who: str, flags: list[str], notes: list[str], *, min_coverage: float, allow_short: bool,
-                     batch_size: int, threads: int | None, preparation: dict | None = None) -> dict[str, Any]:
+                     batch_size: int, threads: int | None, preparation: dict | None = None,
+                     weighting: tuple[str, dict] | None = None) -> dict[str, Any]:
     timings: dict[str, float] = {}
     with timer(timings, "chunking", feats.progress):
         streams = session_streams(bundle, feats, used)
@@ -174,10 +183,11 @@ def _predict_streams(bundle: ModelBundle, inputs: SessionInput, feats: SessionFe
     with timer(timings, "model", feats.progress), torch_threads(threads):
         out = run_model(bundle.model, chunk_batch(plan, INTERVIEWERS.index(who)), batch_size)
     df = prediction_frame(out)
-    running = running_estimates(df, who)
+    how, record = weighting or (DEFAULT_WEIGHTING, {"value": DEFAULT_WEIGHTING, "source": "default"})
+    running = running_estimates(df, who, how)
     return {**summarize(df, running, plan, used, bundle, who, flags, notes),
             "qc": qc_record(inputs, feats, plan, streams),
-            "provenance": provenance(bundle, feats, inputs, preparation),
+            "provenance": provenance(bundle, feats, inputs, preparation, record),
             "_timings": timings}
 
 
