@@ -156,5 +156,5 @@ def test_split_figures_aggregate_chunks_as_the_evaluation_chose(chunk_table, tmp
     assert not np.allclose(aggregate_participants(chunk_table, weighting="median")["mu"],
                            aggregate_participants(chunk_table, weighting="capped")["mu"])
     metrics.write_text("{}")
-    with pytest.raises(InputError, match="no chunk weighting"):
+    with pytest.raises(InputError, match="no chunk weighting recorded"):
         report.render_split_figures(preds, "demo", out, model="moe-fusion", split="test", metrics=metrics)

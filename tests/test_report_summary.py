@@ -136,7 +136,7 @@ def test_bad_input_names_the_file(inputs, broken):
         problem = "not found"
     elif broken == "integrity":
         path.write_text("{not json")
-        problem = "not JSON"
+        problem = "not valid JSON"
     else:
         path.write_bytes(b"GIF89a")
         problem = "not a PNG"

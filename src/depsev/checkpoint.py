@@ -46,7 +46,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from depsev.errors import InputError
+from depsev.errors import InputError, read_json
 from depsev.models import ModelConfig
 
 MODEL_FILE = "model.pt"
@@ -110,13 +110,7 @@ def save_forest(estimator: Any, path: str | Path) -> Path:
 # ---------------------------------------------------------------- reading
 def read_config(ckpt_dir: str | Path) -> dict[str, Any]:
     """The ``config.json`` of a checkpoint folder (InputError when absent or not JSON)."""
-    path = Path(ckpt_dir) / CONFIG_FILE
-    if not path.is_file():
-        raise InputError(path, "checkpoint has no config.json")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"not valid JSON ({exc.msg})") from exc
+    return read_json(Path(ckpt_dir) / CONFIG_FILE, missing="checkpoint has no config.json")
 
 
 def load_forest(path: str | Path) -> Any:

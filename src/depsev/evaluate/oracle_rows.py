@@ -10,7 +10,6 @@ row of the headline table, for a whole split and for its AI-agent participants.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from depsev.errors import InputError
+from depsev.errors import InputError, read_json
 from depsev.evaluate.aggregate import Source
 from depsev.evaluate.metrics import ccc, mae, rmse
 
@@ -32,12 +31,7 @@ ORACLE_NOTE = ("the synthetic generator's planted-effect oracle (nothing fitted)
 def read_oracle(path: str | Path) -> dict[str, Any]:
     """The synthetic generator's ``ground_truth/oracle.json`` (InputError when absent or malformed)."""
     p = Path(path)
-    if not p.is_file():
-        raise InputError(p, "oracle file not found")
-    try:
-        report = json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(p, f"not valid JSON ({exc.msg})") from exc
+    report = read_json(p, missing="oracle file not found")
     if not isinstance(report, dict) or not isinstance(report.get("splits"), dict):
         raise InputError(p, "oracle file has no 'splits' mapping")
     return report

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
-from depsev.errors import InputError
+from depsev.errors import InputError, read_json
 from depsev.evaluate.aggregate import DEFAULT_WEIGHTING, aggregate_participants
 from depsev.evaluate.plots import (
     plot_calibration,
@@ -33,10 +32,10 @@ def render_split_figures(predictions: str | Path, dataset_kind: str, out: dict[s
     chunks = pd.read_parquet(predictions)
     weighting = DEFAULT_WEIGHTING
     if metrics is not None:
-        try:
-            weighting = json.loads(Path(metrics).read_text())["weighting"]
-        except (OSError, ValueError, KeyError) as exc:
-            raise InputError(metrics, f"no chunk weighting readable in the metrics file ({exc})") from exc
+        recorded = read_json(metrics)
+        weighting = recorded.get("weighting") if isinstance(recorded, dict) else None
+        if weighting is None:
+            raise InputError(metrics, "no chunk weighting recorded in the metrics file")
     people = aggregate_participants(chunks, weighting=weighting, source=predictions)
     label = figure_label(dataset_kind)
     per_person = f"{label}; chunks weighted: {weighting}"  # the participant-level figures' second line

@@ -19,14 +19,13 @@ fragment is plain docutils RST (no Snakemake directive), so it is tested without
 from __future__ import annotations
 
 import base64
-import json
 import re
 import textwrap
 from pathlib import Path
 
 import pandas as pd
 
-from depsev.errors import InputError
+from depsev.errors import InputError, read_json
 from depsev.evaluate.tables import (
     ROW_CONTROL,
     ROW_MEAN,
@@ -172,13 +171,7 @@ def qc_paragraph(path: str | Path) -> tuple[str, int]:
 
 
 def integrity_paragraph(path: str | Path) -> str:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "not found (needed by the report's front page)")
-    try:
-        result = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"not JSON: {exc}") from exc
+    result = read_json(path, missing="not found (needed by the report's front page)")
     checks = {k: v for k, v in result.items() if isinstance(v, dict) and "ok" in v}
     order = list(INTEGRITY_CHECKS)
     checks = dict(sorted(checks.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))

@@ -64,7 +64,7 @@ from typing import Any
 import pandas as pd
 
 from depsev.constants import SPLITS
-from depsev.errors import InputError
+from depsev.errors import InputError, read_json
 from depsev.evaluate.aggregate import (
     DEFAULT_INTERVAL_VARIANCE,
     DEFAULT_WEIGHTING,
@@ -236,10 +236,7 @@ def read_metrics_tree(root: str | Path) -> dict[RunKey, dict[str, Any]]:
         seed = path.parent.name[len("seed"):]
         if not seed.isdigit() or path.stem not in SPLITS:
             continue
-        try:
-            out[(path.parent.parent.name, int(seed), path.stem)] = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise InputError(path, f"not valid JSON ({exc.msg})") from exc
+        out[(path.parent.parent.name, int(seed), path.stem)] = read_json(path)
     if not out:
         raise InputError(base, "no metrics files <model>/seed<k>/<split>.json found")
     return out

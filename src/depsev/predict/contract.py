@@ -11,7 +11,6 @@ training run's normalization statistics are compared with
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 from depsev.checkpoint import check_features_match
 from depsev.constants import face_feature_set_name
-from depsev.errors import InputError
+from depsev.errors import InputError, read_json
 from depsev.hashing import file_sha256
 from depsev.predict.bundle import ModelBundle
 from depsev.predict.features import SessionFeatures
@@ -55,10 +54,8 @@ def resolve_weighting(model_dir: str | Path, weighting: str | None) -> tuple[str
     if not metrics.is_file():
         return DEFAULT_WEIGHTING, {"value": DEFAULT_WEIGHTING, "source": f"default (no evaluation of this "
                                    f"model at {metrics})"}
-    try:
-        chosen = json.loads(metrics.read_text()).get("weighting")
-    except (OSError, ValueError, AttributeError) as exc:
-        raise InputError(metrics, f"cannot read the evaluation's chunk weighting ({exc})") from exc
+    recorded = read_json(metrics)
+    chosen = recorded.get("weighting") if isinstance(recorded, dict) else None
     if chosen not in WEIGHTINGS:
         raise InputError(metrics, f"no known chunk weighting recorded (weighting: {chosen!r})")
     return chosen, {"value": chosen, "source": f"the evaluation's choice on dev ({metrics})"}
