@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import struct
 import zlib
+from pathlib import Path
 from urllib.parse import quote
 
 import pandas as pd
@@ -81,7 +82,8 @@ def render(rst: str) -> str:
 
 
 def test_front_page_says_which_data_and_shows_the_answer(inputs):
-    rst = build_summary(**inputs)
+    # paths as the rule passes them: strings
+    rst = build_summary(**{k: str(v) if isinstance(v, Path) else v for k, v in inputs.items()})
     html = render(rst)
     assert "Data: SYNTHETIC" in html and "20 participants" in html
     assert 'class="depsev-summary' in html and "<table" in html

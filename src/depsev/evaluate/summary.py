@@ -171,6 +171,7 @@ def qc_paragraph(path: str | Path) -> tuple[str, int]:
 
 
 def integrity_paragraph(path: str | Path) -> str:
+    path = Path(path)
     result = read_json(path, missing="not found (needed by the report's front page)")
     checks = {k: v for k, v in result.items() if isinstance(v, dict) and "ok" in v}
     order = list(INTEGRITY_CHECKS)
