@@ -7,6 +7,7 @@ that need them skip cleanly when that folder is absent (a user's clone has none)
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,8 @@ SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
 LONG_FIRST = ("test_workflow.py", "test_slurm.py", "test_learning.py", "test_workflow_plan.py")
 #: files that wait for the shared tiny run (tests/tiny_run.py) built by test_workflow.py: collected last,
 #: so that the workers pick them up after other work
-TINY_RUN_LAST = ("test_workflow_preset.py", "test_workflow_resume.py")
+TINY_RUN_LAST = ("test_workflow_preset.py", "test_workflow_resume.py", "test_predict.py", "test_export.py",
+                 "test_predict_container.py")
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -56,6 +58,30 @@ def tiny_run(shared_tmp) -> Path:
     return build_tiny_run(shared_tmp / "tiny-run")
 
 
+#: the tiny run's models that the predict and export tests use: {name: results/models/<model>/seed0}
+DEMO_MODELS = {"fusion": "moe-fusion", "mixture_audio": "moe-audio", "audio": "expert-audio-woz"}
+
+
+@pytest.fixture(scope="session")
+def demo_run(tiny_run, tmp_path_factory) -> dict:
+    """The tiny run as the predict and export tests see it: its cohort, normalization statistics and
+    shards, and copies of three of its trained models (a fusion mixture, an audio mixture, an audio
+    expert) outside the run's layout, so that no evaluation lies beside them (a test that wants one
+    makes it) and nothing a test does reaches the shared run."""
+    import pandas as pd
+
+    models = tmp_path_factory.mktemp("demo-models")
+    info = {"root": str(tiny_run), "cohort": str(tiny_run / "results/demo-cohort"),
+            "shards": str(tiny_run / "results/shards"), "normalize": str(tiny_run / "results/normalize")}
+    for name, model in DEMO_MODELS.items():
+        info[name] = str(shutil.copytree(tiny_run / f"results/models/{model}/seed0", models / model))
+    manifest = pd.read_parquet(tiny_run / "results/manifest.parquet")
+    ok = manifest[manifest["status"] == "ok"]
+    for split in ("dev", "test"):
+        info[split] = [int(p) for p in ok.loc[ok["split"] == split, "participant_id"]]
+    return info
+
+
 @pytest.fixture(scope="session")
 def shared_tmp(tmp_path_factory) -> Path:
     """A scratch folder shared by all test processes of this pytest run (pytest-xdist gives each
@@ -76,20 +102,28 @@ def one_torch_thread():
 
 
 @pytest.fixture(scope="session")
-def small_cohort(tmp_path_factory) -> Path:
-    """A small SYNTHETIC cohort in the E-DAIC layout, generated once per test session (read-only!)."""
+def small_cohort(shared_tmp) -> Path:
+    """A small SYNTHETIC cohort in the E-DAIC layout, generated once per pytest run, whichever test
+    process asks first (the others wait on a lock file); read-only!"""
+    import fcntl
+
     from depsev.corpus.synthetic import generate_cohort
 
-    out = tmp_path_factory.mktemp("cohort") / "demo"
-    generate_cohort(out, participants=12, minutes=1.0, seed=11)
+    out = shared_tmp / "small-cohort" / "demo"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out.parent / "done").is_file():
+            if out.exists():
+                shutil.rmtree(out)  # a generation that failed earlier in this pytest run
+            generate_cohort(out, participants=12, minutes=1.0, seed=11)
+            (out.parent / "done").write_text("")
     return out
 
 
 @pytest.fixture()
 def cohort_copy(small_cohort, tmp_path) -> Path:
     """A private, writable copy of the small cohort (for tests that break it)."""
-    import shutil
-
     dst = tmp_path / "demo"
     shutil.copytree(small_cohort, dst)
     return dst

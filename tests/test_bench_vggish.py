@@ -21,9 +21,10 @@ def test_flops_per_example_count_the_network():
 
 
 def test_bench_reports_rates_peak_share_and_the_goal(capsys):
-    r = bench.bench_vggish(seconds=3.0, repeats=1, threads=1)
+    r = bench.bench_vggish(seconds=3.0, repeats=1, threads=1, peak_gemm_size=1024)
     assert r["n_examples"] == 3 and r["threads"] == 1
     peak = r["fp32_peak"]
+    assert set(peak["gflops"]) == {"sgemm_1024", "vggish_conv4b"}
     assert peak["peak_gflops"] == max(peak["gflops"].values()) > 0
     for name, rate in r["examples_per_s"].items():
         assert r["share_of_fp32_peak"][name] == pytest.approx(

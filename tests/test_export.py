@@ -1,5 +1,6 @@
 """``depsev export``: ONNX (fp32) and dynamic int8 files of trained models, parity with PyTorch on
-demo shards, int8 size and metric change (depsev.predict.export)."""
+the shared tiny run's shards (conftest.demo_run), int8 size and metric change
+(depsev.predict.export)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_predict import build_demo_run
 
 from depsev.errors import InputError
-
-
-@pytest.fixture(scope="session")
-def demo_run(shared_tmp) -> dict:
-    # the same on-disk run as tests/test_predict.py (built once per pytest session)
-    return build_demo_run(shared_tmp / "predict-demo-run")
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +29,8 @@ def test_fusion_onnx_matches_pytorch_on_demo_shards(demo_run, fusion_export):
     out, info = fusion_export
     assert (out / "model.onnx").is_file() and (out / "model.int8.onnx").is_file()
     assert json.loads((out / "export.json").read_text())["files"] == info["files"]
-    assert info["inputs"]["xa"] == [4, 20, 4096] and info["inputs"]["xv"] == [4, 600, 49]
+    # the tiny run's chunks: 20 VGGish frames; 600 face frames, every 5th (35 AU features: face.features au)
+    assert info["inputs"]["xa"] == [4, 20, 4096] and info["inputs"]["xv"] == [4, 120, 35]
     assert info["outputs"] == ["mu", "var", "probs", "gate", "alpha"]
     assert info["parity_random_inputs"]["fp32"]["max_abs_diff"] <= 1e-4
     report = compare_on_shards(demo_run["fusion"], out, demo_run["shards"], "dev")

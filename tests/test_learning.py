@@ -97,22 +97,37 @@ def test_video_moe_learns_and_shuffled_labels_do_not(video_shards):
     assert shuffled["dev_participant_mae"] > real["dev_participant_mae"] + 0.5
 
 
+def vggish_precision() -> str:
+    """``bf16`` where this CPU computes bfloat16 natively (``avx512_bf16`` / ``amx_bf16``), else ``fp32``:
+    the fixture's 65 sessions of VGGish are most of this file's time. bf16 is the shipped
+    ``audio.vggish.precision: bf16`` (2.7x fp32 here; fc2 cosine to fp32 >= 0.99999 on real speech,
+    ``depsev bench vggish``); the shards record it like any other preparation setting."""
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = cpuinfo.read_text(errors="replace").split() if cpuinfo.is_file() else []
+    return "bf16" if {"avx512_bf16", "amx_bf16"} & set(flags) else "fp32"
+
+
 @pytest.fixture(scope="module")
 def fusion_shards(video_shards) -> Path:
-    """Audio stages added to the same cohort (cleaning, random-weight VGGish), then fusion shards."""
+    """Audio stages added to the same cohort (cleaning, random-weight VGGish), then fusion shards. The
+    cleaning keeps the participant's speech without spectral gating (``audio.denoise: false``, as the
+    tiny workflow run: tests/tiny_run.py): the gating is a third of this fixture's time, and the demo's
+    own preparation, with it, is what ``depsev bench learning --check`` measures."""
     from depsev.features.audio import clean_session
-    from depsev.features.vggish import vggish_session
+    from depsev.features.vggish import load_vggish, vggish_session
 
     work, _ = video_shards
     manifest = build_manifest(work / "cohort", "demo")
     audio_dir, vgg_dir = work / "features" / "audio", work / "features" / "vggish"
     use = manifest.loc[manifest["split"].isin(["train", "dev"])]
+    vggish = load_vggish("random", None, allow_random=True)  # one network for every session
     for row in use.itertuples():
         pid = row.participant_id
         clean_session(row.audio_path, audio_dir / f"{pid}.wav", audio_dir / f"{pid}_segments.parquet",
-                      transcript_path=row.transcript_path)
+                      transcript_path=row.transcript_path, denoise=False)
         vggish_session(audio_dir / f"{pid}.wav", audio_dir / f"{pid}_segments.parquet",
-                       vgg_dir / f"{pid}.parquet", weights="random", allow_random=True)
+                       vgg_dir / f"{pid}.parquet", weights="random", allow_random=True,
+                       precision=vggish_precision(), loaded=vggish)
     stats = fit_from_files(train_feature_paths(manifest, vgg_dir), manifest, "audio")
     save_stats(stats, work / "normalize" / "audio.json")
     for split in ("train", "dev"):

@@ -1,5 +1,6 @@
 """``depsev predict`` on new sessions (depsev.predict): demo session, real fixtures,
-missing modalities, mismatched features, bad inputs, missing-modality cost."""
+missing modalities, mismatched features, bad inputs, missing-modality cost.  The models, statistics and
+shards are the shared tiny run's (tests/tiny_run.py; the ``demo_run`` fixture in conftest.py)."""
 
 from __future__ import annotations
 
@@ -15,95 +16,11 @@ import soundfile as sf
 
 from depsev.errors import InputError
 
-#: chunk sizes of the tiny test run (20 s of face at 30 fps; 20 VGGish examples)
-CHUNKS = {"video_frames": 600, "audio_frames": 20}
-DEMO_PARTICIPANTS, DEMO_MINUTES, DEMO_SEED = 10, 1.0, 3
-#: clean_session settings of the test run (and of every prediction on it): no denoise, for speed
+#: clean_session settings of the tiny run (tests/tiny_run.py) and of every prediction on it: no denoise
 AUDIO_OPTS = {"denoise": False, "normalize": True, "segmentation": "auto"}
-DONE = "done.json"
 
 
-# ---------------------------------------------------------------- the trained test run
-def _features(cohort: Path, manifest: pd.DataFrame, feat: Path) -> None:
-    from depsev.features.audio import clean_session
-    from depsev.features.face import face_frames
-    from depsev.features.vggish import vggish_session
-
-    for row in manifest[manifest["status"] == "ok"].itertuples():
-        pid = int(row.participant_id)
-        wav, segs = feat / "audio" / f"{pid}.wav", feat / "audio" / f"{pid}_segments.parquet"
-        clean_session(row.audio_path, wav, segs, transcript_path=row.transcript_path or None,
-                      segmentation=AUDIO_OPTS["segmentation"], denoise=AUDIO_OPTS["denoise"],
-                      normalize=AUDIO_OPTS["normalize"])
-        vggish_session(wav, segs, feat / "vggish" / f"{pid}.parquet", weights="random", allow_random=True)
-        face_frames(row.openface_path, feat / "face" / f"{pid}.parquet", confidence_threshold=0.75)
-
-
-def build_demo_run(root: Path) -> dict:
-    """A tiny SYNTHETIC run made with the library stages (as the workflow does): cohort, features,
-    train-only normalization, fusion/video/audio shards, a fusion model and a video MoE model
-    (2 epochs each).  Reused when ``root/done.json`` exists: one build per pytest run, whichever
-    test process (pytest-xdist worker) asks first; the others wait for it on a lock file."""
-    import fcntl
-
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with open(root.parent / f"{root.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (root / DONE).is_file():
-            return json.loads((root / DONE).read_text())
-        return _build_demo_run(root)
-
-
-def _build_demo_run(root: Path) -> dict:
-    import torch
-
-    from depsev.corpus.manifest import build_manifest
-    from depsev.corpus.synthetic import generate_cohort
-    from depsev.shards.chunks import ChunkConfig, build_shards
-    from depsev.shards.normalize import fit_from_files, save_stats, train_feature_paths
-    from depsev.train.run import train_model
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        if root.exists():
-            shutil.rmtree(root)
-        cohort, feat = root / "results" / "demo-cohort", root / "results" / "features"
-        generate_cohort(cohort, participants=DEMO_PARTICIPANTS, minutes=DEMO_MINUTES, seed=DEMO_SEED)
-        manifest = build_manifest(cohort, "demo")
-        _features(cohort, manifest, feat)
-        norm = root / "results" / "normalize"
-        for stream, folder in (("video", "face"), ("audio", "vggish")):
-            stats = fit_from_files(train_feature_paths(manifest, feat / folder), manifest, stream)
-            save_stats(stats, norm / f"{stream}.json")
-        cfg = ChunkConfig(**CHUNKS, dataset_kind="demo")
-        shards = root / "results" / "shards"
-        stats = {s: norm / f"{s}.json" for s in ("video", "audio")}
-        for modality in ("fusion", "video", "audio"):
-            for split in ("train", "dev", "test"):
-                build_shards(manifest, feat, stats, shards, modality=modality, split=split, cfg=cfg)
-        tcfg = {"max_epochs": 2, "device": "cpu", "batch_size": 8}
-        models = root / "results" / "models"
-        train_model(shards, models / "moe-fusion", kind="fusion", modality="fusion", seed=0, train_cfg=tcfg)
-        train_model(shards, models / "moe-video", kind="moe", modality="video", seed=0, train_cfg=tcfg)
-        train_model(shards, models / "expert-audio", kind="expert", modality="audio", interviewer="woz",
-                    seed=0, train_cfg=tcfg)
-    finally:
-        torch.set_num_threads(threads)
-    info = {"root": str(root), "cohort": str(cohort), "shards": str(shards), "normalize": str(norm),
-            "fusion": str(models / "moe-fusion"), "video": str(models / "moe-video"),
-            "audio": str(models / "expert-audio"),
-            "dev": [int(p) for p in manifest.loc[manifest["split"] == "dev", "participant_id"]],
-            "test": [int(p) for p in manifest.loc[manifest["split"] == "test", "participant_id"]]}
-    (root / DONE).write_text(json.dumps(info))
-    return info
-
-
-@pytest.fixture(scope="session")
-def demo_run(shared_tmp) -> dict:
-    return build_demo_run(shared_tmp / "predict-demo-run")
-
-
+# ---------------------------------------------------------------- the trained test run: conftest.demo_run
 def _predict(run: dict, pid: int | None = None, **kw):
     from depsev.predict.session import predict_session
 
@@ -216,11 +133,11 @@ def test_audio_only_and_face_only(demo_run):
 
 def test_single_stream_model(demo_run):
     pid = demo_run["dev"][0]
-    res = _predict(demo_run, pid, model=demo_run["video"])
-    assert res["modalities_used"] == ["video"] and "modality_gates" not in res
+    res = _predict(demo_run, pid, model=demo_run["mixture_audio"])
+    assert res["modalities_used"] == ["audio"] and "modality_gates" not in res
     assert set(res["expert_weights"]) == {"woz", "ai"}
     with pytest.raises(InputError, match="does not read"):
-        _predict(demo_run, pid, model=demo_run["video"], modalities=["audio"])
+        _predict(demo_run, pid, model=demo_run["mixture_audio"], modalities=["video"])
 
 
 # ---------------------------------------------------------------- features must match the model
@@ -268,8 +185,9 @@ def test_checkpoint_records_the_feature_preparation(demo_run):
     assert fusion["confidence_threshold"] == 0.75 and fusion["min_coverage"] == 0.5
     assert fusion["vggish_weights_mode"] == "random" and fusion["vggish_weights_file"] == "random"
     assert "vggish_weights_sha256" not in fusion  # recorded for pretrained weights files only
+    # config.yaml's face.features: au
     assert {s: cfg["features"]["streams"][s]["feature_set"] for s in ("video", "audio")} == {
-        "video": "openface2_pose_gaze_au49", "audio": "vggish_fc2"}
+        "video": "openface2_au35", "audio": "vggish_fc2"}
     assert set(fusion["segmentation_used"]) == {"transcript"}
     assert "weights" not in cfg["features"] and "feature_sets" not in fusion  # recorded once
     # the train and dev shards' preparation, session counts summed
@@ -291,8 +209,9 @@ def test_checkpoint_records_the_feature_preparation(demo_run):
     assert vggish["audio_clean"] == {"segmentation": "auto", "segmentation_used": "transcript",
                                      "denoise": False, "normalize_audio": True}
     assert read_feature_meta(feats / "face" / f"{pid}.parquet")["confidence_threshold"] == 0.75
-    video = json.loads((Path(demo_run["video"]) / "config.json").read_text())["features"]["preparation"]
-    assert video["confidence_threshold"] == 0.75 and "denoise" not in video  # a face-only model
+    audio = json.loads((Path(demo_run["mixture_audio"]) / "config.json").read_text())
+    audio = audio["features"]["preparation"]
+    assert audio["denoise"] is False and "confidence_threshold" not in audio  # an audio-only model
 
 
 def test_recorded_preparation_is_used_by_default(demo_run):

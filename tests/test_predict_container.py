@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 import yaml
 from fake_openface import calls, install_fake_runtime, path_with_only
-from test_predict import build_demo_run
 
 from depsev.errors import InputError
 
@@ -101,12 +100,6 @@ def test_failing_runtime_says_why_and_how_to_give_the_csv(fake_runtime, video, t
     assert err.value.path == video and msg.startswith(str(video))
     assert "apptainer, exit 1" in msg and "could not open the video stream (codec wmv2)" in msg
     assert "pass the CSV it writes with --openface" in msg and f"{BINARY} -f {video}" in msg
-
-
-@pytest.fixture(scope="module")
-def demo_run(shared_tmp) -> dict:
-    # the same folder as test_predict's fixture: built once per pytest session
-    return build_demo_run(shared_tmp / "predict-demo-run")
 
 
 def test_predict_session_from_wav_and_video(fake_runtime, video, demo_run, tmp_path, speech_fixtures):

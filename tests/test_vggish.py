@@ -199,6 +199,41 @@ def test_session_48k_fixture(speech_fixtures, tmp_path):
     assert cos > 0.999
 
 
+def test_one_loaded_network_for_many_sessions(speech_fixtures, tmp_path, weights_file, model):
+    """``loaded=`` (many sessions, one load): the same file as loading per session, one bf16 copy for
+    all sessions; a network that is not the one ``weights`` names, or random weights where they are not
+    allowed, is refused."""
+    y16 = load_audio(speech_fixtures / ALSA48)
+    wav = tmp_path / "clean.wav"
+    sf.write(wav, y16, 16000, subtype="FLOAT")
+    seg = _segments(tmp_path / "seg.parquet", [(0.0, 0.0, len(y16) / 16000)])
+    loaded = vg.load_vggish("random", None, allow_random=True)
+    for precision in ("fp32", "bf16"):
+        a, b = tmp_path / f"own-{precision}.parquet", tmp_path / f"loaded-{precision}.parquet"
+        vg.vggish_session(wav, seg, a, weights="random", allow_random=True, precision=precision)
+        for _ in range(2):
+            vg.vggish_session(wav, seg, b, weights="random", allow_random=True, precision=precision,
+                              loaded=loaded)
+        assert pq.read_table(a).equals(pq.read_table(b))
+        assert pq.read_schema(a).metadata == pq.read_schema(b).metadata
+    assert list(vg._BF16_CACHE.keys()).count(loaded[0]) == 1  # made once, reused by the second session
+    digest = hashlib.sha256(weights_file.read_bytes()).hexdigest()
+    pretrained = vg.load_vggish(weights_file, digest, allow_random=False)
+    vg.vggish_session(wav, seg, tmp_path / "p.parquet", weights=weights_file, sha256=digest[:8],
+                      loaded=pretrained)
+    with pytest.raises(ValueError, match="not the one asked for"):
+        vg.vggish_session(wav, seg, tmp_path / "x.parquet", weights=weights_file, loaded=loaded)
+    with pytest.raises(ValueError, match="not the one asked for"):
+        vg.vggish_session(wav, seg, tmp_path / "x.parquet", weights="random", allow_random=True,
+                          loaded=pretrained)
+    with pytest.raises(ValueError, match="not the one asked for"):
+        vg.vggish_session(wav, seg, tmp_path / "x.parquet", weights=weights_file, sha256="0" * 8,
+                          loaded=pretrained)
+    with pytest.raises(InputError, match="only allowed for the synthetic demo"):
+        vg.vggish_session(wav, seg, tmp_path / "x.parquet", weights="random", loaded=loaded)
+    assert not (tmp_path / "x.parquet").exists()
+
+
 def test_empty_and_too_short_audio_write_empty_table(tmp_path):
     empty_wav = tmp_path / "empty.wav"
     sf.write(empty_wav, np.zeros(0, np.float32), 16000)

@@ -56,7 +56,7 @@ def test_tiny_run_outputs(tiny_run):
     assert not (work / "results/normalize/egemaps.json").exists()
     assert not (work / "results/features/egemaps").exists()
     assert not (work / "benchmarks/opensmile_lld").exists()
-    for modality in ("video", "audio", "fusion"):
+    for modality in ("video", "audio", "fusion"):  # every modality's shards are default targets
         for split in ("train", "dev", "test"):
             parts = sorted((work / f"results/shards/{modality}/{split}").glob("part-*.parquet"))
             assert parts, (modality, split)
@@ -76,8 +76,9 @@ def test_tiny_run_outputs(tiny_run):
 def test_tiny_run_models_and_tables(tiny_run):
     work = tiny_run
     evaluated = ("moe-fusion", "moe-fusion-shuffled", "expert-fusion-woz", "expert-fusion-ai", "moe-audio",
-                 "moe-video", "rf-audio", "lstm-fusion")
-    inner = ("expert-audio-woz", "expert-video-ai", "expert-fusion-woz-shuffled", "expert-fusion-ai-shuffled")
+                 "rf-audio", "rf-fusion")
+    inner = ("expert-audio-woz", "expert-audio-ai", "expert-fusion-woz-shuffled", "expert-fusion-ai-shuffled")
+    assert sorted(p.name for p in (work / "results/models").iterdir()) == sorted(evaluated + inner)
     for model in evaluated + inner:
         for seed in (0,):
             d = work / f"results/models/{model}/seed{seed}"

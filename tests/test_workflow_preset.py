@@ -40,8 +40,9 @@ def preset_run(tiny_run, tmp_path_factory):
                  # down-sampling, no pooling), 10 VGGish frames
                  "chunks": {"video_frames": 300, "audio_frames": 10}},
         "train": {"max_epochs": 1, "patience": 1, "mixture_epochs": 1},
-        # one seed, one cell of the grid besides the paper's model (the grid's rules are the same for each)
-        "evaluate": {"seeds": [0], "baselines": ["rf"], "modalities": ["fusion"], "shuffled_control": False,
+        # one seed, one cell of the grid besides the paper's model (the grid's rules are the same for each):
+        # the LSTM baseline on the video stream alone, which the tiny run leaves out
+        "evaluate": {"seeds": [0], "baselines": ["lstm"], "modalities": ["video"], "shuffled_control": False,
                      "single_stream_mixtures": False},
     }
     (work / "tiny.yaml").write_text(yaml.safe_dump(tiny))
@@ -81,7 +82,15 @@ def test_preset_run_trains_with_the_preset_and_writes_its_own_tables(preset_run,
         assert set(pd.read_csv(work / f"results/tables/{table}.csv")["config"]) == {"paper"}, table
         assert set(pd.read_csv(tiny_run / f"results/tables/{table}.csv")["config"]) == {"default"}
     grid = pd.read_csv(work / "results/tables/comparison_grid.csv")
-    assert {"moe-fusion", "rf-fusion"} <= set(grid["model"])
+    assert {"moe-fusion", "lstm-video"} <= set(grid["model"])
+    # a face-only model records the face preparation only
+    lstm = json.loads((work / "results/models/lstm-video/seed0/config.json").read_text())
+    assert lstm["model"]["video_dim"] == 17
+    lstm = lstm["features"]["preparation"]
+    assert lstm["confidence_threshold"] == 0.75 and "denoise" not in lstm
+    for split in ("train", "dev", "test"):  # the video stream's own shards: the 17 AU intensities
+        part = sorted((work / f"results/shards/video/{split}").glob("part-*.parquet"))[0]
+        assert len(pd.read_parquet(part)["seq"].iloc[0][0]) == 17, split
     assert grid["dataset"].str.contains("synthetic").all()
     headline = pd.read_csv(work / "results/tables/headline.csv")
     assert "shuffled-label control" not in set(headline["row"])  # evaluate.shuffled_control: false

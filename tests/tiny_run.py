@@ -39,10 +39,16 @@ def _build(work: Path) -> None:
     cfg["demo"]["chunks"] = {"video_frames": 600, "audio_frames": 20}
     # every rule runs, with the smallest model grid: wiring, not learning (tests/test_learning.py); one
     # seed (another seed is the same jobs with another wildcard value; statistics over seeds:
-    # tests/test_tables.py)
+    # tests/test_tables.py). Two of the three modalities and one baseline family: a video-only model
+    # (the LSTM baseline) runs in the paper preset's run (tests/test_workflow_preset.py), the video
+    # mixture in tests/test_learning.py; the same rules with other wildcard values.
     cfg["train"].update(max_epochs=2, patience=2)
-    cfg["evaluate"].update(seeds=[0], baselines=["rf", "lstm"], latency_repeats=2,
-                           single_stream_mixtures=True)  # off in config.yaml: wired here
+    # no spectral gating (tests/test_audio_clean.py tests it): a preparation setting that is not
+    # depsev's default, carried by the features, shards and checkpoints to `depsev predict`, which the
+    # predict tests (tests/test_predict.py, on this run's models) check is followed
+    cfg["audio"]["denoise"] = False
+    cfg["evaluate"].update(seeds=[0], baselines=["rf"], modalities=["audio", "fusion"],
+                           latency_repeats=2, single_stream_mixtures=True)  # off in config.yaml: wired here
     (work / "tiny.yaml").write_text(yaml.safe_dump(cfg))
     # the cohort the DAG would generate (rule demo_generate), written first so that bad sessions can be
     # added to it: the run must complete with them (no --keep-going), each one a QC row with its reason

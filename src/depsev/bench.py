@@ -47,17 +47,19 @@ def vggish_flops_per_example(model: torch.nn.Module) -> float:
     return 2.0 * macs
 
 
-def measured_fp32_peak(threads: int, repeats: int = 5) -> dict:
+def measured_fp32_peak(threads: int, repeats: int = 5, gemm_size: int = 4096) -> dict:
     """This CPU's fp32 throughput on ``threads`` torch threads, measured (GFLOP/s, best of
-    ``repeats``): a 4096^3 matrix product, and VGGish's largest convolution (512 -> 512 channels, 3x3,
-    12x8 maps, 64 examples, channels-last) -- the peak reported is the larger of the two."""
+    ``repeats``): a ``gemm_size``^3 matrix product (4096: ~1.4 s a product on one core), and VGGish's
+    largest convolution (512 -> 512 channels, 3x3, 12x8 maps, 64 examples, channels-last) -- the peak
+    reported is the larger of the two."""
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        a, b = torch.randn(4096, 4096), torch.randn(4096, 4096)
+        n = int(gemm_size)
+        a, b = torch.randn(n, n), torch.randn(n, n)
         x = torch.randn(64, 512, 12, 8).contiguous(memory_format=torch.channels_last)
         conv = torch.nn.Conv2d(512, 512, 3, padding=1).eval().to(memory_format=torch.channels_last)
-        cases = {"sgemm_4096": (lambda: a @ b, 2.0 * 4096 ** 3),
+        cases = {f"sgemm_{n}": (lambda: a @ b, 2.0 * n ** 3),
                  "vggish_conv4b": (lambda: conv(x), 2.0 * 64 * 12 * 8 * 512 * 512 * 9)}
         out = {}
         with torch.inference_mode():
@@ -147,11 +149,13 @@ def bf16_cosine(model: torch.nn.Module, wavs: Sequence[Path]) -> dict:
 
 def bench_vggish(wav: Path | None = None, seconds: float = 60.0, threads: int = 2,
                  weights: str | Path = "random", *, sha256: str | None = None, repeats: int = 3,
-                 batch_size: int = 32, speech_wavs: Sequence[Path] | None = None) -> dict:
+                 batch_size: int = 32, speech_wavs: Sequence[Path] | None = None,
+                 peak_gemm_size: int = 4096) -> dict:
     """Examples/s of the torchvggish README path vs depsev's ``embed_wav`` (fp32 and bf16) on the same
     ``seconds`` of audio (``wav`` or a deterministic synthetic speech-like signal), with ``threads``
     torch threads; plus bf16-vs-fp32 fc2 cosine on real speech (``speech_wavs``, e.g. ``depsev bench
-    vggish --speech DIR``; else the benchmark audio: nothing is read from outside the paths given).
+    vggish --speech DIR``; else the benchmark audio: nothing is read from outside the paths given);
+    and this CPU's fp32 peak (:func:`measured_fp32_peak`, with a ``peak_gemm_size`` matrix product).
     Prints a summary, returns a plain dict.
     """
     from torchvggish import vggish_input
@@ -206,7 +210,7 @@ def bench_vggish(wav: Path | None = None, seconds: float = 60.0, threads: int = 
         torch.set_num_threads(before)
     ref = rates["reference"][0]
     ref_im = rates["reference_inference_mode"][0]
-    peak = measured_fp32_peak(threads, repeats=max(2, min(5, repeats + 2)))
+    peak = measured_fp32_peak(threads, repeats=max(2, min(5, repeats + 2)), gemm_size=peak_gemm_size)
     flops = vggish_flops_per_example(model)
     share = {k: v[0] * flops / 1e9 / peak["peak_gflops"] for k, v in rates.items()}
     cos_ok = bool(cos.get("min", 0.0) >= COSINE_MIN)

@@ -374,12 +374,16 @@ def vggish_schema() -> pa.Schema:
 
 def vggish_session(clean_wav: str | Path, segments_parquet: str | Path, out_parquet: str | Path, *,
                    weights: str | Path, sha256: str | None = None, allow_random: bool = False,
-                   batch_size: int = 32, precision: str = "fp32", threads: int | None = None) -> dict:
+                   batch_size: int = 32, precision: str = "fp32", threads: int | None = None,
+                   loaded: tuple[VGG, dict] | None = None) -> dict:
     """Embed one session's cleaned wav and write ``vggish/<ID>.parquet`` (see docs/CONTRACT.md).
 
     ``time`` is the session clock (``clean_time`` mapped through
     ``depsev.features.audio.clean_to_session_time``). An empty wav, or one shorter than one example,
     writes an empty table with the same schema; the returned dict then has ``empty=True``.
+    ``loaded``: what :func:`load_vggish` returned for these ``weights``, to embed many sessions in one
+    process with one load (and one bf16 copy: :func:`inference_model` makes it once per model object);
+    its weights must be the ones ``weights`` names (checked: they are recorded in the output).
     Returns ``{"participant_id", "n_examples", "empty", "clean_seconds", "out", **weights meta}``.
     """
     clean_wav, out_parquet = Path(clean_wav), Path(out_parquet)
@@ -390,7 +394,17 @@ def vggish_session(clean_wav: str | Path, segments_parquet: str | Path, out_parq
         info = sf.info(str(clean_wav))
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise InputError(clean_wav, f"cannot read audio ({exc})") from exc
-    model, wmeta = load_vggish(weights, sha256, allow_random=allow_random)
+    if loaded is None:
+        model, wmeta = load_vggish(weights, sha256, allow_random=allow_random)
+    else:
+        if str(weights) == "random" and not allow_random:
+            load_vggish(weights, sha256, allow_random=False)  # raises: random weights not allowed here
+        model, wmeta = loaded
+        named = "random" if str(weights) == "random" else Path(weights).name
+        if wmeta.get("weights") != named or (sha256 is not None and not wmeta["sha256"].startswith(
+                sha256.lower())):
+            raise ValueError(f"the loaded VGGish ({wmeta.get('weights')}, sha256 {wmeta.get('sha256')}) "
+                             f"is not the one asked for ({weights}, sha256 {sha256})")
     clean_time, fc2, emb = embed_wav(clean_wav, model, batch_size=batch_size, precision=precision,
                                      threads=threads)
     time = session_times(clean_time, segments, segments_parquet)
