@@ -4,9 +4,6 @@ Timings themselves are not asserted (speed goals live in the benchmark, not in t
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from depsev.models import ModelConfig
@@ -40,9 +37,10 @@ def test_bench_model_reports_every_batch_size_and_the_encoder_steps():
     assert res0["encoder_lstm_steps"] == {"audio": 40, "video": 100}
 
 
-def test_bench_model_command_line_rejects_a_missing_config(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "depsev", "bench", "model", "--config",
-                          str(tmp_path / "nope.yaml")], capture_output=True, text=True)
-    assert res.returncode == 2, res.stderr
-    assert "nope.yaml" in res.stderr and "not found" in res.stderr
-    assert "Traceback" not in res.stderr
+def test_bench_model_command_line_rejects_a_missing_config(tmp_path, capsys):
+    from depsev.cli import main
+
+    assert main(["bench", "model", "--config", str(tmp_path / "nope.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "nope.yaml" in err and "not found" in err
+    assert "Traceback" not in err

@@ -43,6 +43,7 @@ def _build(work: Path) -> None:
     # (the LSTM baseline) runs in the paper preset's run (tests/test_workflow_preset.py), the video
     # mixture in tests/test_learning.py; the same rules with other wildcard values.
     cfg["train"].update(max_epochs=2, patience=2)
+    cfg["model"]["rf_trees"] = 10  # the random-forest baseline's wiring; 200 trees are 2-3 CPU-s per RF job
     # no spectral gating (tests/test_audio_clean.py tests it): a preparation setting that is not
     # depsev's default, carried by the features, shards and checkpoints to `depsev predict`, which the
     # predict tests (tests/test_predict.py, on this run's models) check is followed
