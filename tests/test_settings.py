@@ -107,3 +107,36 @@ def test_config_yaml_builds_the_tree_with_the_demo_chunks():
 def test_a_typo_in_any_section_names_it(section, bad, message):
     with pytest.raises(ValueError, match=message):
         Settings.from_config({**CONFIG, section: bad})
+
+
+def test_inputs_are_checked_before_any_job_runs(tmp_path):
+    """Settings.check_inputs (common.smk calls it when the DAG is built; one case through Snakemake:
+    tests/test_workflow_plan.py): random weights only for the demo, the configured paths must exist."""
+    from depsev.errors import InputError
+    from depsev.settings import merge_config
+
+    def settings(override: dict) -> Settings:
+        return Settings.from_config(merge_config(CONFIG, override))
+
+    settings({}).check_inputs()  # the demo: random weights, a cohort the DAG writes
+    with pytest.raises(ValueError, match="allowed only for the synthetic demo.*depsev weights vggish"):
+        settings({"dataset": {"kind": "edaic", "root": str(tmp_path)}}).check_inputs()
+    weights = tmp_path / "w.pth"
+    for override, message, key in (
+            ({"dataset": {"kind": "edaic", "root": str(tmp_path / "absent")}}, "corpus folder not found",
+             "dataset.root"),
+            ({"dataset": {"kind": "edaic", "root": str(tmp_path)}}, "VGGish weights file not found",
+             "audio.vggish.weights"),
+            ({"dataset": {"kind": "edaic", "root": str(tmp_path), "sessions_table": str(tmp_path / "s.tsv")}},
+             "sessions table not found", "dataset.sessions_table")):
+        override["audio"] = {"vggish": {"weights": str(weights)}}
+        with pytest.raises(InputError, match=message) as err:
+            settings(override).check_inputs()
+        assert f"(config {key})" in str(err.value)
+    weights.write_bytes(b"")
+    settings({"dataset": {"kind": "edaic", "root": str(tmp_path)},
+              "audio": {"vggish": {"weights": str(weights)}}}).check_inputs()
+    # the shipped VGG16 features need no weights file
+    settings({"dataset": {"kind": "edaic", "root": str(tmp_path)},
+              "audio": {"source": "edaic_shipped", "vggish": {"weights": str(tmp_path / "none.pth")}}}
+             ).check_inputs()

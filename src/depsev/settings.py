@@ -204,6 +204,31 @@ class Settings:
             predict=dict(config.get("predict") or {}),
             config_name=config.get("config_name", DEFAULT_CONFIG_NAME))
 
+    def check_inputs(self) -> None:
+        """The config's inputs checked when the DAG is built, before any job runs (Snakemake deletes a
+        job's outputs before it reruns it): random VGGish weights only for the synthetic demo
+        (ValueError); the corpus folder, the sessions table and the VGGish weights file must exist
+        (InputError naming the path and the config key)."""
+        from depsev.errors import InputError
+
+        vggish = self.audio.vggish
+        if vggish.weights == "random" and not self.is_demo:
+            raise ValueError(
+                "config audio.vggish.weights is 'random', which is allowed only for the synthetic demo "
+                f"(dataset.kind is '{self.dataset.kind}'). Fetch the published weights with `depsev "
+                "weights vggish --dest weights` and set audio.vggish.weights: weights/vggish-10086976.pth")
+        checks = []
+        if not self.is_demo:
+            checks.append((self.dataset.root, "corpus folder", "dataset.root", True))
+        if self.dataset.sessions_table:
+            checks.append((self.dataset.sessions_table, "sessions table", "dataset.sessions_table", False))
+        if vggish.weights != "random" and self.audio.source == "depsev":
+            checks.append((vggish.weights, "VGGish weights file", "audio.vggish.weights", False))
+        for path, what, key, folder in checks:
+            p = Path(path)
+            if not (p.is_dir() if folder else p.is_file()):
+                raise InputError(p, f"{what} not found (config {key}); checked before any job runs")
+
     def as_dict(self, section: str) -> dict[str, Any]:
         """One section as plain values (rule params, JSON)."""
         value = getattr(self, section)

@@ -41,27 +41,8 @@ QC = SETTINGS.as_dict("qc")
 FACE_CONFIDENCE = SETTINGS.face.confidence_threshold
 FACE_FEATURE_SET = SETTINGS.face.features
 
-if VGGISH["weights"] == "random" and not IS_DEMO:
-    raise ValueError(
-        "config audio.vggish.weights is 'random', which is allowed only for the synthetic demo "
-        f"(dataset.kind is '{KIND}'). Fetch the published weights with `depsev weights vggish "
-        "--dest weights` and set audio.vggish.weights: weights/vggish-10086976.pth")
-
-def _must_exist(path, what, key, folder=False):
-    """A path of the config, checked when the DAG is built (not in the first job that reads it)."""
-    from depsev.errors import InputError
-
-    p = Path(path)
-    if not (p.is_dir() if folder else p.is_file()):
-        raise InputError(p, f"{what} not found (config {key}); checked before any job runs")
-
-
-if not IS_DEMO:
-    _must_exist(ROOT, "corpus folder", "dataset.root", folder=True)
-if SESSIONS_TABLE:
-    _must_exist(SESSIONS_TABLE, "sessions table", "dataset.sessions_table")
-if VGGISH["weights"] != "random" and AUDIO["source"] == "depsev":
-    _must_exist(VGGISH["weights"], "VGGish weights file", "audio.vggish.weights")
+# random weights outside the demo, a missing corpus folder, sessions table or weights file: refused now
+SETTINGS.check_inputs()
 
 from depsev.settings import claim_results_dir  # noqa: E402
 
