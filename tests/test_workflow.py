@@ -9,6 +9,7 @@ import json
 import shutil
 
 import pandas as pd
+import pytest
 import yaml
 from snakemake_run import REPO
 from snakemake_run import job_counts as _job_counts
@@ -130,25 +131,29 @@ def test_report_renders_offline(tiny_run):
     assert "depsev-summary" in html and "Data: SYNTHETIC" in html and "Integrity: PASSED" in html
 
 
-def test_single_stage_reruns(tiny_run):
+@pytest.fixture(scope="module")
+def forced_dry_run(tiny_run) -> str:
+    """One dry run of the finished tiny run with two stages forced (VGGish, the fusion mixture's
+    training): what would rerun, and each job's declared inputs."""
     res = _snakemake("--cores", "2", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tiny_run),
-                     "--configfile", str(tiny_run / "tiny.yaml"), "--forcerun", "vggish_embed", "-n")
+                     "--configfile", str(tiny_run / "tiny.yaml"), "-n", "--forcerun", "vggish_embed",
+                     "train_fusion")
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-3000:]
-    stats = _job_counts(out)
+    return out
+
+
+def test_single_stage_reruns(forced_dry_run):
+    stats = _job_counts(forced_dry_run)
     assert "vggish_embed" in stats and "audio_clean" not in stats and "face_frames" not in stats
     assert "opensmile_lld" not in stats
 
 
-def test_training_reads_the_shards_only(tiny_run):
+def test_training_reads_the_shards_only(forced_dry_run):
     """Training takes the feature preparation it records from the shard metadata: its rules declare
     the train and dev shards (and expert checkpoints) as inputs, never a feature file or a test shard."""
-    res = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tiny_run),
-                     "--configfile", str(tiny_run / "tiny.yaml"), "-n", "--forcerun", "train_fusion",
-                     "results/models/moe-fusion/seed0")
-    out = res.stdout + res.stderr
-    assert res.returncode == 0, out[-3000:]
-    block = out.split("rule train_fusion:")[1]
+    jobs = [b.split("\n\n")[0] for b in forced_dry_run.split("rule train_fusion:")[1:]]
+    block = [b for b in jobs if "output: results/models/moe-fusion/seed0" in b][0]
     inputs = block.split("input:")[1].split("\n")[0].strip().split(", ")
     shards = [f for f in inputs if f.startswith("results/shards/")]
     assert sorted(shards) == ["results/shards/fusion/dev", "results/shards/fusion/train"]
